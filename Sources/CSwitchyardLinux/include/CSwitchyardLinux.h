@@ -1,0 +1,40 @@
+#ifndef SWITCHYARD_CLINUX_H
+#define SWITCHYARD_CLINUX_H
+
+/* What Glibc's Swift module does not export: epoll, eventfd, signalfd,
+ * timerfd, accept4 (declared only under _GNU_SOURCE), thread naming, CPU
+ * affinity. Thin wrappers only; all logic lives in Swift. */
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+
+int cswitchyard_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int cswitchyard_set_thread_name(const char *name);
+int cswitchyard_get_thread_name(char *buf, size_t len);
+int cswitchyard_pin_to_cpu(int cpu);
+
+/* Signals are taken through signalfd: block them in every thread. */
+int cswitchyard_block_signals(const int *signals, int count, sigset_t *out);
+
+static inline uint32_t cswitchyard_EPOLLIN(void) { return EPOLLIN; }
+static inline uint32_t cswitchyard_EPOLLOUT(void) { return EPOLLOUT; }
+static inline uint32_t cswitchyard_EPOLLERR(void) { return EPOLLERR; }
+static inline uint32_t cswitchyard_EPOLLHUP(void) { return EPOLLHUP; }
+static inline uint32_t cswitchyard_EPOLLRDHUP(void) { return EPOLLRDHUP; }
+static inline uint32_t cswitchyard_EPOLLEXCLUSIVE(void) { return EPOLLEXCLUSIVE; }
+static inline int cswitchyard_SOCK_NONBLOCK(void) { return SOCK_NONBLOCK; }
+static inline int cswitchyard_SOCK_CLOEXEC(void) { return SOCK_CLOEXEC; }
+static inline int cswitchyard_EFD_NONBLOCK(void) { return EFD_NONBLOCK; }
+static inline int cswitchyard_EFD_CLOEXEC(void) { return EFD_CLOEXEC; }
+
+#endif

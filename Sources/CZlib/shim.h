@@ -1,0 +1,9 @@
+#ifndef SWITCHYARD_CZLIB_SHIM_H
+#define SWITCHYARD_CZLIB_SHIM_H
+#include <zlib.h>
+
+/* deflateInit2 is a macro, which Swift cannot import. */
+static inline int switchyard_deflateInit2(z_streamp strm, int level, int windowBits, int memLevel) {
+    return deflateInit2(strm, level, Z_DEFLATED, windowBits, memLevel, Z_DEFAULT_STRATEGY);
+}
+#endif

@@ -1,0 +1,188 @@
+import SwitchyardRouting
+
+/// A validated configuration: every default applied, every route resolved to
+/// the mode it will run in. Produced by `ConfigLoader`; immutable once built.
+public struct Config: Sendable {
+    /// The file it came from, or `<embedded default>`.
+    public var source: String
+    public var listen: [ListenAddress]
+    /// Already resolved: `auto` becomes the number of cores.
+    public var eventLoops: Int
+    public var limits: Limits
+    /// Control socket path, if set in the file.
+    public var control: String?
+    public var compression: CompressionSettings
+    public var threadPool: PoolSettings
+    public var threadPools: [String: PoolSettings]
+    public var processPool: PoolSettings
+    public var plugins: [PluginSpec]
+    public var routes: [RouteSpec]
+    /// Warnings found while loading (implicit sync mode, …), in file order.
+    public var warnings: [Diagnostic]
+
+    public init(source: String, listen: [ListenAddress], eventLoops: Int, limits: Limits,
+                control: String?, compression: CompressionSettings, threadPool: PoolSettings,
+                threadPools: [String: PoolSettings], processPool: PoolSettings,
+                plugins: [PluginSpec], routes: [RouteSpec], warnings: [Diagnostic]) {
+        self.source = source; self.listen = listen; self.eventLoops = eventLoops
+        self.limits = limits; self.control = control; self.compression = compression
+        self.threadPool = threadPool; self.threadPools = threadPools
+        self.processPool = processPool; self.plugins = plugins; self.routes = routes
+        self.warnings = warnings
+    }
+}
+
+/// Where to listen: `host:port`, `[v6]:port` or `unix:/path`.
+public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    case ipv4(host: String, port: UInt16)
+    case ipv6(host: String, port: UInt16)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .ipv4(let host, let port): return "\(host):\(port)"
+        case .ipv6(let host, let port): return "[\(host)]:\(port)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+}
+
+public struct Limits: Sendable, Hashable {
+    public var maxHeaderBytes = 16384
+    public var maxBodyBytes = 1_048_576
+    /// Longest request target before 414. Not in the contract's example; ours.
+    public var maxTargetBytes = 8192
+    public var headerTimeoutMs = 10_000
+    public var idleTimeoutMs = 75_000
+    public var maxConnections = 10_000
+    public var shutdownTimeoutMs = 10_000
+    public init() {}
+}
+
+public struct CompressionSettings: Sendable, Hashable {
+    public var enabled = true
+    public var minBytes = 1024
+    /// zlib level 1…9.
+    public var level = 6
+    public init() {}
+}
+
+public struct PoolSettings: Sendable, Hashable {
+    /// `nil` means auto (one per core).
+    public var size: Int?
+    public var queue: Int
+    public init(size: Int?, queue: Int) { self.size = size; self.queue = queue }
+}
+
+public struct PluginSpec: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var location: SourceLocation
+    public init(name: String, path: String, location: SourceLocation) {
+        self.name = name; self.path = path; self.location = location
+    }
+}
+
+/// How a handler runs; see the contract's execution-mode table.
+public enum ExecutionMode: String, Sendable, Hashable, CaseIterable {
+    case sync, async, thread, process
+}
+
+/// Whether a handler function is synchronous or asynchronous; its plugin says.
+public enum HandlerKind: String, Sendable, Hashable {
+    case sync, async
+}
+
+/// A route option's value, as written in YAML.
+public indirect enum OptionValue: Sendable, Hashable {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    case list([OptionValue])
+    case map([String: OptionValue])
+
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var intValue: Int? { if case .int(let i) = self { return i } else { return nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+}
+
+/// An allowed client network, `10.0.0.0/8` or a single address.
+public struct NetworkPrefix: Sendable, Hashable, CustomStringConvertible {
+    /// 16 bytes; IPv4 is stored as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+    public var address: [UInt8]
+    /// Prefix length over the 128-bit form.
+    public var prefixLength: Int
+    public var text: String
+
+    public init(address: [UInt8], prefixLength: Int, text: String) {
+        self.address = address; self.prefixLength = prefixLength; self.text = text
+    }
+
+    public var description: String { text }
+
+    /// Whether a 16-byte address (IPv4 mapped as above) lies in this network.
+    public func contains(_ other: UnsafeRawBufferPointer) -> Bool {
+        precondition(other.count == 16)
+        var bits = prefixLength
+        var i = 0
+        while bits > 0 {
+            let mask: UInt8 = bits >= 8 ? 0xff : ~(0xff >> UInt8(bits))
+            if (address[i] & mask) != (other[i] & mask) { return false }
+            bits -= 8; i += 1
+        }
+        return true
+    }
+}
+
+/// One route as configured, with its mode resolved.
+public struct RouteSpec: Sendable, Hashable {
+    public var path: String
+    public var pattern: RoutePattern
+    public var methods: MethodSet
+    /// `PLUGIN.FUNCTION`.
+    public var handler: String
+    public var handlerKind: HandlerKind
+    /// What the file said (`mode:` or `sync_to_thread:`), if anything.
+    public var declaredMode: ExecutionMode?
+    /// Where it runs, after the contract's table.
+    public var effectiveMode: ExecutionMode
+    /// A named pool from `thread_pools`, for thread mode.
+    public var pool: String?
+    public var timeoutMs: Int?
+    /// Empty means everyone.
+    public var allow: [NetworkPrefix]
+    /// `compression: false` turns gzip off for this route.
+    public var compression: Bool
+    public var options: [String: OptionValue]
+    /// Warnings about this route (also in `Config.warnings`).
+    public var warnings: [Diagnostic]
+    public var location: SourceLocation
+
+    public init(path: String, pattern: RoutePattern, methods: MethodSet, handler: String,
+                handlerKind: HandlerKind, declaredMode: ExecutionMode?, effectiveMode: ExecutionMode,
+                pool: String?, timeoutMs: Int?, allow: [NetworkPrefix], compression: Bool,
+                options: [String: OptionValue], warnings: [Diagnostic], location: SourceLocation) {
+        self.path = path; self.pattern = pattern; self.methods = methods; self.handler = handler
+        self.handlerKind = handlerKind; self.declaredMode = declaredMode
+        self.effectiveMode = effectiveMode; self.pool = pool; self.timeoutMs = timeoutMs
+        self.allow = allow; self.compression = compression; self.options = options
+        self.warnings = warnings; self.location = location
+    }
+}
+
+/// What the loader needs to know about handlers: which exist, their kind, and
+/// which options they take. The plugins layer builds it; config stays below it.
+public struct HandlerCatalog: Sendable {
+    public struct Entry: Sendable {
+        public enum OptionType: Sendable { case string, int, bool, stringList, any }
+        public var kind: HandlerKind
+        public var options: [String: OptionType]
+        public init(kind: HandlerKind, options: [String: OptionType]) {
+            self.kind = kind; self.options = options
+        }
+    }
+
+    public var entries: [String: Entry]
+    public init(entries: [String: Entry]) { self.entries = entries }
+}

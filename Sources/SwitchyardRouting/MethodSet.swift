@@ -1,0 +1,33 @@
+/// A set of the standard HTTP methods, one bit each, so that a route's methods
+/// and a request's method compare with one AND.
+public struct MethodSet: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    public static let get = MethodSet(rawValue: 1 << 0)
+    public static let head = MethodSet(rawValue: 1 << 1)
+    public static let post = MethodSet(rawValue: 1 << 2)
+    public static let put = MethodSet(rawValue: 1 << 3)
+    public static let delete = MethodSet(rawValue: 1 << 4)
+    public static let patch = MethodSet(rawValue: 1 << 5)
+    public static let options = MethodSet(rawValue: 1 << 6)
+    public static let trace = MethodSet(rawValue: 1 << 7)
+    public static let connect = MethodSet(rawValue: 1 << 8)
+
+    /// In the order `Allow` lists them.
+    public static let all: [(MethodSet, String)] = [
+        (.get, "GET"), (.head, "HEAD"), (.post, "POST"), (.put, "PUT"), (.delete, "DELETE"),
+        (.patch, "PATCH"), (.options, "OPTIONS"), (.trace, "TRACE"), (.connect, "CONNECT"),
+    ]
+
+    /// The method named `name` (upper case, as on the wire), or nil.
+    public init?(name: String) {
+        guard let entry = MethodSet.all.first(where: { $0.1 == name }) else { return nil }
+        self = entry.0
+    }
+
+    /// `GET, HEAD, POST`: the value of an `Allow` header.
+    public var description: String {
+        MethodSet.all.filter { contains($0.0) }.map(\.1).joined(separator: ", ")
+    }
+}

@@ -1,0 +1,1 @@
+// Implemented by the routing work: see RouterSpec in the issue notes.
