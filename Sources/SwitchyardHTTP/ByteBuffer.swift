@@ -11,7 +11,7 @@ public struct ByteBuffer {
     public var count: Int
 
     /// An empty buffer that owns no memory yet.
-    @inlinable public init() { base = nil; capacity = 0; count = 0 }
+    public init() { base = nil; capacity = 0; count = 0 }
 
     public init(capacity: Int) {
         self.base = capacity > 0 ? UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16) : nil

@@ -39,7 +39,7 @@ public struct HeaderField: Sendable, Hashable {
 
 /// A parsed request head. Every range points into the buffer given to the
 /// parser; nothing here owns memory.
-public struct RequestHead: Sendable {
+public struct RequestHead: Sendable, Equatable {
     public var method: HTTPMethod = .other
     public var methodRange: ByteRange = .empty
     /// The request target as sent (origin-form or absolute-form).

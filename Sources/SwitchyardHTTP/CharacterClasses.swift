@@ -1,0 +1,34 @@
+/// Byte classes of RFC 9110/9112, as one 256-entry table so each check is a load.
+@usableFromInline enum CharacterClass {
+    @usableFromInline static let tchar: UInt8 = 1       // token characters
+    @usableFromInline static let fieldValue: UInt8 = 2  // VCHAR, obs-text, SP, HTAB
+    @usableFromInline static let target: UInt8 = 4      // visible ASCII in a request target
+    @usableFromInline static let hexDigit: UInt8 = 8
+
+    @usableFromInline static let table: [UInt8] = {
+        var t = [UInt8](repeating: 0, count: 256)
+        for b in 0..<256 {
+            let c = UInt8(b)
+            var v: UInt8 = 0
+            let isAlnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+            if isAlnum || "!#$%&'*+-.^_`|~".utf8.contains(c) { v |= tchar }
+            if (c >= 0x21 && c <= 0x7E) || c >= 0x80 || c == 0x20 || c == 0x09 { v |= fieldValue }
+            if c >= 0x21 && c <= 0x7E { v |= target }
+            if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) { v |= hexDigit }
+            t[b] = v
+        }
+        return t
+    }()
+}
+
+@inlinable func lowercased(_ c: UInt8) -> UInt8 {
+    (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c
+}
+
+/// Whether `bytes` equals `lower` ignoring ASCII case; `lower` is lower case.
+@inlinable func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+    guard bytes.count == lower.utf8CodeUnitCount else { return false }
+    let l = lower.utf8Start
+    for i in 0..<bytes.count where lowercased(bytes[i]) != l[i] { return false }
+    return true
+}
