@@ -41,7 +41,9 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Handler protocols and the built-in handlers.
-        .target(name: "SwitchyardPlugins", dependencies: ["SwitchyardHTTP", "SwitchyardConfig"], swiftSettings: hotPath),
+        .target(name: "SwitchyardPlugins", dependencies: [
+            "CSwitchyardLinux", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardConfig",
+        ], swiftSettings: hotPath),
         // sd_notify through libsystemd.
         .target(name: "SwitchyardSystemd", dependencies: ["CSystemd"]),
         // Wiring: listeners, connections, dispatch, lifecycle.

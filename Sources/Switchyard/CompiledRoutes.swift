@@ -1,0 +1,111 @@
+import SwitchyardCompression
+import SwitchyardConfig
+import SwitchyardHTTP
+import SwitchyardPlugins
+import SwitchyardRouting
+
+/// The routes of one config generation, compiled for the request path: the
+/// byte-keyed router, each route's handler, and fixed responses rendered in
+/// every content coding. Immutable and shared by all loops.
+final class CompiledRoutes: Sendable {
+    /// A class, so the request path takes one reference instead of copying
+    /// a struct full of arrays.
+    final class Entry: Sendable {
+        let spec: RouteSpec
+        let handler: RouteHandler
+        /// For `.fixed` handlers: the rendered variants.
+        let fixed: PrerenderedResponse?
+        let parameterNames: [String]
+        /// False when `compression: false` or compression is off globally.
+        let compress: Bool
+
+        init(spec: RouteSpec, handler: RouteHandler, fixed: PrerenderedResponse?, parameterNames: [String], compress: Bool) {
+            self.spec = spec; self.handler = handler; self.fixed = fixed
+            self.parameterNames = parameterNames; self.compress = compress
+        }
+    }
+
+    let router: Router
+    let entries: [Entry]
+    let compression: CompressionSettings
+
+    init(config: Config, status: any ServerStatus) {
+        compression = config.compression
+        router = Router(routes: config.routes.map { Router.Route(pattern: $0.pattern, methods: $0.methods) })
+        entries = config.routes.map { spec in
+            let handler = Builtins.makeHandler(for: spec, status: status)
+            let compress = config.compression.enabled && spec.compression
+            var fixed: PrerenderedResponse?
+            if case .fixed(let content) = handler {
+                fixed = PrerenderedResponse(content, compress: compress, settings: config.compression)
+            }
+            return Entry(spec: spec, handler: handler, fixed: fixed,
+                         parameterNames: spec.pattern.parameterNames, compress: compress)
+        }
+    }
+}
+
+/// A fixed response rendered once per content coding: everything after the
+/// status line and the per-request lines (Server, Date, Connection).
+final class PrerenderedResponse: Sendable {
+    final class Variant: Sendable {
+        /// Header lines from Content-Type to the blank line.
+        let head: [UInt8]
+        let body: [UInt8]
+        /// Head of the 304 answer for a matching If-None-Match.
+        let notModifiedHead: [UInt8]
+
+        init(head: [UInt8], body: [UInt8], notModifiedHead: [UInt8]) {
+            self.head = head; self.body = body; self.notModifiedHead = notModifiedHead
+        }
+    }
+
+    let statusLine: [UInt8]
+    /// identity, gzip, deflate — indexed by `ContentCoding.rawValue`.
+    let variants: [Variant]
+    /// Whether the coding is negotiated (body compressible and large enough).
+    let negotiates: Bool
+    /// The identity ETag, quoted, for If-None-Match.
+    let etag: [UInt8]?
+
+    init(_ content: FixedContent, compress: Bool, settings: CompressionSettings) {
+        statusLine = StatusLine.table[content.status]
+        etag = content.etag.map { Array($0.utf8) }
+        let typeBytes = Array(content.contentType.utf8)
+        let negotiates = compress && content.body.count >= settings.minBytes
+            && typeBytes.withUnsafeBytes { CompressiblePolicy.isCompressible(contentType: $0) }
+            && StatusLine.allowsBody(content.status) && content.status != 206
+        let deflater = Deflater(level: settings.level)
+        var variants: [Variant] = []
+        for coding in [ContentCoding.identity, .gzip, .deflate] {
+            var body = content.body
+            if negotiates, coding != .identity {
+                var out = ByteBuffer()
+                content.body.withUnsafeBytes { deflater.compress($0, coding: coding, into: &out) }
+                body = Array(out.readable)
+                out.release()
+            }
+            var etagLine: [UInt8] = []
+            if let etag = content.etag {
+                var line = ByteBuffer()
+                line.append("ETag: ")
+                var quoted = etag
+                quoted.withUTF8 { ETagVariant.append(UnsafeRawBufferPointer($0), coding: negotiates ? coding : .identity, to: &line) }
+                line.append("\r\n")
+                etagLine = Array(line.readable)
+                line.release()
+            }
+            var varyAndCoding = ""
+            if negotiates {
+                varyAndCoding += "Vary: Accept-Encoding\r\n"
+                if coding != .identity { varyAndCoding += "Content-Encoding: \(coding.headerValue)\r\n" }
+            }
+            let head = Array("Content-Type: \(content.contentType)\r\n".utf8) + etagLine
+                + Array("\(varyAndCoding)Content-Length: \(body.count)\r\n\r\n".utf8)
+            let notModified = etagLine + Array(negotiates ? "Vary: Accept-Encoding\r\n\r\n".utf8 : "\r\n".utf8)
+            variants.append(Variant(head: head, body: body, notModifiedHead: notModified))
+        }
+        self.variants = variants
+        self.negotiates = negotiates
+    }
+}

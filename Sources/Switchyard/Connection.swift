@@ -1,0 +1,46 @@
+import SwitchyardHTTP
+
+/// One client connection: a plain struct in its loop's flat table, found by
+/// slot; its generation goes in the epoll tag so stale events are dropped.
+/// Buffers own memory only while a request spans reads or a write was short,
+/// so an idle keep-alive connection costs just this struct.
+struct Connection {
+    enum Phase: UInt8 {
+        /// Slot unused.
+        case free
+        /// New or kept alive, no bytes of the next request yet.
+        case awaitingRequest
+        /// Part of a request has arrived; the head timeout runs.
+        case receiving
+        /// An answer that ends the connection was written; reading and
+        /// discarding until the client closes, so it sees the answer, not a reset.
+        case lingering
+    }
+
+    var fd: Int32 = -1
+    var generation: UInt32 = 0
+    var phase: Phase = .free
+    /// Bytes of a request that spans reads (starts at the request's first byte).
+    var input = ByteBuffer()
+    /// Response bytes a short write left behind.
+    var output = ByteBuffer()
+    /// Parser's resume point within `input`.
+    var scanned = 0
+    /// Monotonic ms at which the current timeout (head, idle, write, linger) fires.
+    var deadline: UInt64 = 0
+    var sentContinue = false
+    var closeAfterWrite = false
+    var wantsWrite = false
+    /// Chunked body in progress: decoder state and offsets from the request start.
+    var decodingChunked = false
+    var chunkedDecoder = ChunkedDecoder()
+    var chunkedRawOffset = 0
+    var chunkedBodyEnd = 0
+    /// Peer address as 16 bytes (IPv4 mapped into IPv6); unix peers count as loopback.
+    var peer: (UInt64, UInt64) = (0, 0)
+
+    mutating func releaseBuffers() {
+        input.release()
+        output.release()
+    }
+}

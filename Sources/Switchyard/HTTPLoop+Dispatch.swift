@@ -1,0 +1,183 @@
+import SwitchyardCompression
+import SwitchyardConfig
+import SwitchyardHTTP
+import SwitchyardPlugins
+import SwitchyardRouting
+
+/// Routing a parsed request to its handler and rendering the answer.
+extension HTTPLoop {
+    func dispatch(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead,
+                  _ request: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
+        if !head.keepAlive || draining { c.pointee.closeAfterWrite = true }
+        let isHead = head.method == .head
+        guard let method = Self.methodBit(head.method) else {
+            answerSimple(501, "method not implemented\n", c, isHead: false)
+            return
+        }
+        var path = head.path.bytes(in: request)
+        if path.isEmpty { path = Self.rootPath }
+        if PercentDecoding.needsDecoding(path) {
+            pathScratch.count = 0
+            guard PercentDecoding.decodePath(path, into: &pathScratch) else {
+                answerError(.badRequest(.invalidPercentEncoding), c)
+                return
+            }
+            path = pathScratch.readable
+        }
+        parameters.removeAll()
+        switch routes.router.match(path: path, method: method, parameters: &parameters) {
+        case .notFound:
+            answerSimple(404, "not found\n", c, isHead: isHead)
+        case .methodNotAllowed(let allowed):
+            answerSimple(405, "method not allowed\n", c, isHead: isHead, extraHeader: "Allow: \(allowed)\r\n")
+        case .found(let index):
+            let route = routes.entries[index]
+            if !route.spec.allow.isEmpty, !isAllowed(c.pointee.peer, route.spec.allow) {
+                answerSimple(403, "forbidden\n", c, isHead: isHead)
+                return
+            }
+            switch route.handler {
+            case .fixed:
+                writeFixed(route.fixed!, route, head, request, c)
+            case .sync(let handler):
+                response.reset()
+                let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
+                                          parameters: parameters, parameterNames: route.parameterNames, body: body)
+                handler.respond(to: view, into: &response)
+                writeResponse(route, head, request, c)
+            }
+        }
+    }
+
+    static let rootPath = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1).initializeMemory(as: UInt8.self, repeating: 0x2F))
+
+    @inline(__always) static func methodBit(_ method: HTTPMethod) -> MethodSet? {
+        switch method {
+        case .get: return .get
+        case .head: return .head
+        case .post: return .post
+        case .put: return .put
+        case .delete: return .delete
+        case .patch: return .patch
+        case .options: return .options
+        case .trace: return .trace
+        case .connect: return .connect
+        case .other: return nil
+        }
+    }
+
+    private func isAllowed(_ peer: (UInt64, UInt64), _ networks: [NetworkPrefix]) -> Bool {
+        withUnsafeBytes(of: peer) { address in networks.contains { $0.contains(address) } }
+    }
+
+    /// Server, Date and, when needed, Connection — the lines every answer carries.
+    @inline(__always)
+    private func appendCommonLines(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead?) {
+        output.append("Server: switchyard\r\n")
+        date.append(to: &output)
+        if c.pointee.closeAfterWrite {
+            output.append("Connection: close\r\n")
+        } else if let head, head.versionMinor == 0 {
+            output.append("Connection: keep-alive\r\n")
+        }
+    }
+
+    /// The coding to send when the choice depends on Accept-Encoding.
+    @inline(__always)
+    private func negotiatedCoding(_ head: RequestHead, _ request: UnsafeRawBufferPointer) -> ContentCoding {
+        AcceptEncoding.negotiate(head.acceptEncoding.bytes(in: request), hasHeader: head.hasAcceptEncoding)
+    }
+
+    private func writeFixed(_ fixed: PrerenderedResponse, _ route: CompiledRoutes.Entry, _ head: RequestHead,
+                            _ request: UnsafeRawBufferPointer, _ c: UnsafeMutablePointer<Connection>) {
+        let coding: ContentCoding = fixed.negotiates ? negotiatedCoding(head, request) : .identity
+        let variant = fixed.variants[Int(coding.rawValue)]
+        if head.hasIfNoneMatch, let etag = fixed.etag, head.method == .get || head.method == .head,
+           etag.withUnsafeBytes({ ETagVariant.ifNoneMatchMatches(head.ifNoneMatch.bytes(in: request), etag: $0, coding: coding) }) {
+            output.append(StatusLine.table[304])
+            appendCommonLines(c, head)
+            output.append(variant.notModifiedHead)
+            return
+        }
+        output.append(fixed.statusLine)
+        appendCommonLines(c, head)
+        output.append(variant.head)
+        if head.method != .head { output.append(variant.body) }
+    }
+
+    /// Frames what a sync handler wrote: compression, ETag variants and
+    /// If-None-Match, Content-Length.
+    private func writeResponse(_ route: CompiledRoutes.Entry, _ head: RequestHead,
+                               _ request: UnsafeRawBufferPointer, _ c: UnsafeMutablePointer<Connection>) {
+        var status = response.status
+        if status < 100 || status > 599 { status = 500 }
+        var body = response.body.readable
+        var coding = ContentCoding.identity
+        var varies = false
+        if route.compress, !response.isEncoded, !response.noTransform, StatusLine.allowsBody(status), status != 206,
+           body.count >= routes.compression.minBytes, let type = response.contentType,
+           CompressiblePolicy.isCompressible(contentType: type.bytes(in: response.headerLines.readable)) {
+            varies = true
+            coding = negotiatedCoding(head, request)
+        }
+        let etag = response.etag.map { $0.bytes(in: response.headerLines.readable) }
+        if let etag, status == 200, head.hasIfNoneMatch, head.method == .get || head.method == .head,
+           ETagVariant.ifNoneMatchMatches(head.ifNoneMatch.bytes(in: request), etag: etag, coding: coding) {
+            status = 304
+        }
+        if coding != .identity, status != 304 {
+            compressed.count = 0
+            deflater.compress(body, coding: coding, into: &compressed)
+            body = compressed.readable
+        }
+        output.append(StatusLine.table[status])
+        appendCommonLines(c, head)
+        if coding != .identity, let etag {
+            let (before, after) = response.headerLines(excluding: response.etag)
+            output.append(before); output.append(after)
+            output.append("ETag: ")
+            ETagVariant.append(etag, coding: coding, to: &output)
+            output.append("\r\n")
+        } else {
+            output.append(response.headerLines.readable)
+        }
+        if varies { output.append("Vary: Accept-Encoding\r\n") }
+        if coding != .identity, status != 304 {
+            output.append("Content-Encoding: ")
+            output.append(coding.headerValue)
+            output.append("\r\n")
+        }
+        let hasBody = StatusLine.allowsBody(status)
+        if hasBody {
+            output.append("Content-Length: ")
+            output.appendDecimal(body.count)
+            output.append("\r\n")
+        }
+        output.append("\r\n")
+        if hasBody, head.method != .head { output.append(body) }
+    }
+
+    /// A short text answer made by the server itself (404, 405, 501, …).
+    func answerSimple(_ status: Int, _ text: StaticString, _ c: UnsafeMutablePointer<Connection>,
+                      isHead: Bool, extraHeader: String? = nil) {
+        output.append(StatusLine.table[status])
+        appendCommonLines(c, nil)
+        if let extraHeader { output.append(extraHeader) }
+        output.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+        output.appendDecimal(text.utf8CodeUnitCount)
+        output.append("\r\n\r\n")
+        if !isHead { output.append(text) }
+    }
+
+    /// A request that cannot be served or framed: answer its status and close.
+    func answerError(_ error: RequestError, _ c: UnsafeMutablePointer<Connection>) {
+        c.pointee.closeAfterWrite = true
+        let text = error.reason + "\n"
+        output.append(StatusLine.table[error.status])
+        appendCommonLines(c, nil)
+        output.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+        output.appendDecimal(text.utf8.count)
+        output.append("\r\n\r\n")
+        output.append(text)
+    }
+}

@@ -1,0 +1,489 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSwitchyardLinux
+import Logging
+import SwitchyardCompression
+import SwitchyardConfig
+import SwitchyardEventLoop
+import SwitchyardHTTP
+import SwitchyardRouting
+
+/// The HTTP/1.1 server of one event loop: accepts, reads, parses, dispatches
+/// and writes for the connections it owns. Confined to its loop thread: other
+/// threads reach it only through `EventLoop.execute`.
+///
+/// The request path allocates nothing in steady state: one 64 KiB read buffer
+/// per loop, a flat table of connection structs, one output buffer that
+/// gathers every response produced from one read so they leave in one `write`.
+final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
+    static let connectionKind: UInt8 = 0
+    static let listenerKind: UInt8 = 1
+    static let sweepTimer: UInt64 = 1
+    static let resumeAcceptTimer: UInt64 = 2
+    static let drainDeadlineTimer: UInt64 = 3
+
+    static let readBufferSize = 64 * 1024
+    /// Stop taking pipelined requests from a read once this much output waits.
+    static let outputHighWater = 1 << 20
+    static let lingerMilliseconds: UInt64 = 2000
+
+    let loop: EventLoop
+    let shared: ServerShared
+    let logger: Logger
+    var routes: CompiledRoutes
+    let limits: Limits
+    let parser: RequestParser
+
+    // Connection table: slots in a manually grown array so a pointer to one
+    // stays valid while it is processed (no exclusivity checks, no copies).
+    var table: UnsafeMutablePointer<Connection>
+    var tableCapacity: Int
+    var usedSlots = 0          // slots below this have been handed out at least once
+    var freeSlots: [Int32] = []
+    var openCount = 0
+
+    let readBuffer: UnsafeMutableRawBufferPointer
+    var output = ByteBuffer(capacity: 64 * 1024)
+    var headers = HeaderTable()
+    var response = Response()
+    var pathScratch = ByteBuffer(capacity: 1024)
+    var compressed = ByteBuffer()
+    var parameters = RouteParameters()
+    let deflater: Deflater
+    var date = DateCache()
+
+    var listenersRegistered = false
+    var draining = false
+    /// One spare descriptor, given up to accept-and-close when out of fds.
+    var reserveFD: Int32
+
+    init(loop: EventLoop, shared: ServerShared, routes: CompiledRoutes, logger: Logger) {
+        self.loop = loop
+        self.shared = shared
+        self.routes = routes
+        self.logger = logger
+        self.limits = shared.limits
+        self.parser = RequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxTargetBytes: limits.maxTargetBytes)
+        self.deflater = Deflater(level: routes.compression.level)
+        tableCapacity = 1024
+        table = .allocate(capacity: tableCapacity)
+        table.initialize(repeating: Connection(), count: tableCapacity)
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    // MARK: Registration
+
+    func start() {
+        registerListeners()
+        loop.scheduleTimer(at: loop.now + sweepInterval, tag: Self.sweepTimer)
+    }
+
+    var sweepInterval: UInt64 {
+        UInt64(max(10, min(250, min(limits.headerTimeoutMs, limits.idleTimeoutMs) / 4)))
+    }
+
+    func registerListeners() {
+        guard !listenersRegistered, !draining else { return }
+        for (i, listener) in shared.listeners.enumerated() {
+            do {
+                try loop.selector.add(listener.fd, tag: EventTag(kind: Self.listenerKind, slot: i, generation: 0).raw,
+                                      interest: [.read, .exclusive])
+            } catch {
+                logger.error("cannot watch listener \(listener.boundDescription): \(error)")
+            }
+        }
+        listenersRegistered = true
+    }
+
+    func unregisterListeners() {
+        guard listenersRegistered else { return }
+        for listener in shared.listeners { loop.selector.remove(listener.fd) }
+        listenersRegistered = false
+    }
+
+    // MARK: Events
+
+    func handleEvent(tag: EventTag, events: UInt32, loop: EventLoop) {
+        if tag.kind == Self.listenerKind {
+            acceptConnections(from: shared.listeners[tag.slot])
+            return
+        }
+        let slot = tag.slot
+        guard slot < usedSlots else { return }
+        let c = table + slot
+        // A stale event for a connection closed earlier in this batch.
+        guard c.pointee.phase != .free, c.pointee.generation & 0xFF_FFFF == tag.generation else { return }
+        if events & Interest.write.rawValue != 0, c.pointee.wantsWrite {
+            writePending(c)
+            if c.pointee.phase == .free || c.pointee.wantsWrite { return }
+        }
+        if events & (Interest.read.rawValue | cswitchyard_EPOLLHUP() | cswitchyard_EPOLLERR()) != 0 {
+            readable(c)
+        }
+    }
+
+    func handleTimer(tag: UInt64, loop: EventLoop) {
+        switch tag {
+        case Self.sweepTimer:
+            sweep()
+            loop.scheduleTimer(at: loop.now + sweepInterval, tag: Self.sweepTimer)
+        case Self.resumeAcceptTimer:
+            registerListeners()
+        case Self.drainDeadlineTimer:
+            for slot in 0..<usedSlots where table[slot].phase != .free { closeConnection(table + slot) }
+            finishDrainIfIdle()
+        default:
+            break
+        }
+    }
+
+    // MARK: Accept
+
+    private func acceptConnections(from listener: Listener) {
+        for _ in 0..<128 {
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    cswitchyard_accept4(listener.fd, $0, &length, cswitchyard_SOCK_NONBLOCK() | cswitchyard_SOCK_CLOEXEC())
+                }
+            }
+            if fd < 0 {
+                switch errno {
+                case EAGAIN, EWOULDBLOCK: return
+                case EINTR, ECONNABORTED, EPROTO: continue
+                case EMFILE, ENFILE: outOfDescriptors(listener); return
+                default:
+                    logger.warning("accept on \(listener.boundDescription): \(SystemError("accept4", errno: errno))")
+                    return
+                }
+            }
+            // Past max_connections, new connections are closed at once.
+            if shared.openConnections.add(1, ordering: .relaxed).newValue > limits.maxConnections {
+                shared.openConnections.subtract(1, ordering: .relaxed)
+                close(fd)
+                continue
+            }
+            if !listener.isUnix {
+                var on: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            }
+            let slot = allocateSlot()
+            let c = table + slot
+            c.pointee.fd = fd
+            c.pointee.generation &+= 1
+            c.pointee.phase = .awaitingRequest
+            c.pointee.deadline = loop.now + UInt64(limits.headerTimeoutMs)
+            c.pointee.peer = Self.peerAddress(&address, isUnix: listener.isUnix)
+            openCount += 1
+            do {
+                try loop.selector.add(fd, tag: tag(slot), interest: .read)
+            } catch {
+                logger.warning("cannot watch connection: \(error)")
+                closeConnection(c)
+            }
+        }
+    }
+
+    /// EMFILE/ENFILE: the pending connection would keep the listener readable
+    /// and the loop spinning. Spend the reserve fd to accept and close it; if
+    /// even that fails, stop watching listeners for a moment.
+    private func outOfDescriptors(_ listener: Listener) {
+        if reserveFD >= 0 {
+            close(reserveFD)
+            let fd = cswitchyard_accept4(listener.fd, nil, nil, cswitchyard_SOCK_CLOEXEC())
+            if fd >= 0 { close(fd) }
+            reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+        logger.warning("out of file descriptors; refusing connections for 100 ms")
+        unregisterListeners()
+        loop.scheduleTimer(at: loop.now + 100, tag: Self.resumeAcceptTimer)
+    }
+
+    private func allocateSlot() -> Int {
+        if let slot = freeSlots.popLast() { return Int(slot) }
+        if usedSlots == tableCapacity {
+            let newCapacity = tableCapacity * 2
+            let newTable = UnsafeMutablePointer<Connection>.allocate(capacity: newCapacity)
+            newTable.moveInitialize(from: table, count: tableCapacity)
+            (newTable + tableCapacity).initialize(repeating: Connection(), count: newCapacity - tableCapacity)
+            table.deallocate()
+            table = newTable
+            tableCapacity = newCapacity
+        }
+        usedSlots += 1
+        return usedSlots - 1
+    }
+
+    @inline(__always) func tag(_ slot: Int) -> UInt64 {
+        EventTag(kind: Self.connectionKind, slot: slot, generation: table[slot].generation).raw
+    }
+
+    private static func peerAddress(_ address: inout sockaddr_storage, isUnix: Bool) -> (UInt64, UInt64) {
+        var bytes: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &bytes) { out in
+            if isUnix || address.ss_family == sa_family_t(AF_UNIX) {
+                out[10] = 0xff; out[11] = 0xff; out[12] = 127; out[15] = 1
+            } else if address.ss_family == sa_family_t(AF_INET) {
+                withUnsafeBytes(of: &address) { raw in
+                    let v4 = raw.load(as: sockaddr_in.self)
+                    out[10] = 0xff; out[11] = 0xff
+                    withUnsafeBytes(of: v4.sin_addr) { for i in 0..<4 { out[12 + i] = $0[i] } }
+                }
+            } else {
+                withUnsafeBytes(of: &address) { raw in
+                    let v6 = raw.load(as: sockaddr_in6.self)
+                    withUnsafeBytes(of: v6.sin6_addr) { for i in 0..<16 { out[i] = $0[i] } }
+                }
+            }
+        }
+        return bytes
+    }
+
+    // MARK: Read and process
+
+    private func readable(_ c: UnsafeMutablePointer<Connection>) {
+        let n = retryingOnInterrupt { read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
+        if n == 0 { closeConnection(c); return }
+        if n < 0 {
+            if errno != EAGAIN && errno != EWOULDBLOCK { closeConnection(c) }
+            return
+        }
+        if c.pointee.phase == .lingering { return }   // discard
+        if c.pointee.input.isEmpty {
+            process(c, UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<n]), inConnectionBuffer: false)
+        } else {
+            c.pointee.input.append(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+            processBufferedInput(c)
+        }
+        flush(c)
+    }
+
+    private func processBufferedInput(_ c: UnsafeMutablePointer<Connection>) {
+        let input = UnsafeMutableRawBufferPointer(start: c.pointee.input.base, count: c.pointee.input.count)
+        process(c, input, inConnectionBuffer: true)
+    }
+
+    /// Parses and answers every complete request in `bytes`, appending the
+    /// responses to `output`. What is left (a partial request) is kept in the
+    /// connection's own buffer.
+    private func process(_ c: UnsafeMutablePointer<Connection>, _ bytes: UnsafeMutableRawBufferPointer, inConnectionBuffer: Bool) {
+        var offset = 0
+        let total = bytes.count
+        requests: while offset < total {
+            if output.count > Self.outputHighWater { break }
+            if c.pointee.phase == .awaitingRequest {
+                c.pointee.phase = .receiving
+                c.pointee.deadline = loop.now + UInt64(limits.headerTimeoutMs)
+            }
+            let request = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<total])
+            switch parser.parse(UnsafeRawBufferPointer(request), headers: &headers, scanned: &c.pointee.scanned) {
+            case .incomplete:
+                break requests
+            case .invalid(let error):
+                answerError(error, c)
+                offset = total
+                break requests
+            case .complete(let head):
+                let bodyStart = head.headLength
+                var bodyEnd = bodyStart
+                var consumed = bodyStart
+                switch head.framing {
+                case .none:
+                    break
+                case .contentLength(let length):
+                    if length > limits.maxBodyBytes {
+                        answerError(.bodyTooLarge, c); offset = total; break requests
+                    }
+                    if request.count - bodyStart < length {
+                        awaitBody(c, head, bodyBytesSoFar: request.count - bodyStart)
+                        break requests
+                    }
+                    bodyEnd = bodyStart + length
+                    consumed = bodyEnd
+                case .chunked:
+                    if !c.pointee.decodingChunked {
+                        c.pointee.decodingChunked = true
+                        c.pointee.chunkedDecoder = ChunkedDecoder()
+                        c.pointee.chunkedRawOffset = bodyStart
+                        c.pointee.chunkedBodyEnd = bodyStart
+                    }
+                    let progress = c.pointee.chunkedDecoder.decode(
+                        request, rawOffset: &c.pointee.chunkedRawOffset, bodyEnd: &c.pointee.chunkedBodyEnd,
+                        maxBodyBytes: limits.maxBodyBytes)
+                    switch progress {
+                    case .needMore:
+                        awaitBody(c, head, bodyBytesSoFar: c.pointee.chunkedRawOffset - bodyStart)
+                        break requests
+                    case .invalid(let error):
+                        answerError(error, c); offset = total; break requests
+                    case .done:
+                        bodyEnd = c.pointee.chunkedBodyEnd
+                        consumed = c.pointee.chunkedRawOffset
+                        c.pointee.decodingChunked = false
+                    }
+                }
+                let body = UnsafeRawBufferPointer(rebasing: request[bodyStart..<bodyEnd])
+                dispatch(c, head, UnsafeRawBufferPointer(request), body)
+                offset += consumed
+                c.pointee.scanned = 0
+                c.pointee.sentContinue = false
+                if c.pointee.closeAfterWrite {
+                    offset = total
+                    break requests
+                }
+                c.pointee.phase = .awaitingRequest
+            }
+        }
+        if inConnectionBuffer {
+            c.pointee.input.consumeFront(offset)
+            if c.pointee.input.isEmpty { c.pointee.input.release() }
+        } else if offset < total {
+            c.pointee.input.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<total]))
+        }
+        if c.pointee.phase == .awaitingRequest, c.pointee.input.isEmpty {
+            c.pointee.deadline = loop.now + UInt64(draining ? 0 : limits.idleTimeoutMs)
+        }
+    }
+
+    /// The head is complete, the body is not: answer `Expect: 100-continue`
+    /// once, and give the body the idle timeout between reads.
+    private func awaitBody(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead, bodyBytesSoFar: Int) {
+        c.pointee.scanned = 0
+        c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
+        if head.expectContinue, head.versionMinor == 1, !c.pointee.sentContinue, bodyBytesSoFar == 0 {
+            output.append("HTTP/1.1 100 Continue\r\n\r\n")
+            c.pointee.sentContinue = true
+        }
+    }
+
+    // MARK: Write
+
+    /// Writes what `process` produced, in one `write`. A short write keeps
+    /// the rest in the connection and waits for EPOLLOUT, not reading meanwhile.
+    private func flush(_ c: UnsafeMutablePointer<Connection>) {
+        if output.count > 0 {
+            let n = retryingOnInterrupt { send(c.pointee.fd, output.base, output.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0, errno != EAGAIN, errno != EWOULDBLOCK {
+                output.count = 0
+                closeConnection(c)
+                return
+            }
+            let written = max(n, 0)
+            if written < output.count {
+                c.pointee.output.append(UnsafeRawBufferPointer(rebasing: output.readable[written...]))
+                output.count = 0
+                waitForWritable(c)
+                return
+            }
+            output.count = 0
+        }
+        if c.pointee.closeAfterWrite { beginLingeringClose(c) }
+    }
+
+    private func waitForWritable(_ c: UnsafeMutablePointer<Connection>) {
+        c.pointee.wantsWrite = true
+        c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
+        let slot = table.distance(to: c)
+        try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .write)
+    }
+
+    private func writePending(_ c: UnsafeMutablePointer<Connection>) {
+        let pending = c.pointee.output.readable
+        let n = retryingOnInterrupt { send(c.pointee.fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL)) }
+        if n < 0 {
+            if errno != EAGAIN && errno != EWOULDBLOCK { closeConnection(c) }
+            return
+        }
+        c.pointee.output.consumeFront(n)
+        guard c.pointee.output.isEmpty else { return }
+        c.pointee.output.release()
+        c.pointee.wantsWrite = false
+        let slot = table.distance(to: c)
+        try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .read)
+        if c.pointee.closeAfterWrite { beginLingeringClose(c); return }
+        // Requests held back while the output drained.
+        if !c.pointee.input.isEmpty {
+            processBufferedInput(c)
+            flush(c)
+        } else {
+            c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
+        }
+    }
+
+    // MARK: Close
+
+    private func beginLingeringClose(_ c: UnsafeMutablePointer<Connection>) {
+        guard c.pointee.phase != .lingering else { return }
+        shutdown(c.pointee.fd, Int32(SHUT_WR))
+        c.pointee.phase = .lingering
+        c.pointee.input.release()
+        c.pointee.deadline = loop.now + Self.lingerMilliseconds
+    }
+
+    func closeConnection(_ c: UnsafeMutablePointer<Connection>) {
+        guard c.pointee.phase != .free else { return }
+        close(c.pointee.fd)
+        c.pointee.releaseBuffers()
+        c.pointee.fd = -1
+        c.pointee.phase = .free
+        c.pointee.wantsWrite = false
+        c.pointee.closeAfterWrite = false
+        c.pointee.decodingChunked = false
+        c.pointee.sentContinue = false
+        c.pointee.scanned = 0
+        freeSlots.append(Int32(table.distance(to: c)))
+        openCount -= 1
+        shared.openConnections.subtract(1, ordering: .relaxed)
+        if draining { finishDrainIfIdle() }
+    }
+
+    /// Every 10–250 ms: close connections whose head, idle, write or linger
+    /// time is up. A partial head gets 408 first.
+    private func sweep() {
+        let now = loop.now
+        for slot in 0..<usedSlots {
+            let c = table + slot
+            guard c.pointee.phase != .free, c.pointee.deadline <= now else { continue }
+            switch c.pointee.phase {
+            case .receiving where !c.pointee.wantsWrite:
+                answerError(.headerTimeout, c)
+                flush(c)
+            default:
+                closeConnection(c)
+            }
+        }
+    }
+
+    // MARK: Drain
+
+    /// Stop accepting; close idle connections; let the others finish their
+    /// request and close. The loop stops when none are left.
+    func beginDrain() {
+        draining = true
+        unregisterListeners()
+        for slot in 0..<usedSlots {
+            let c = table + slot
+            if c.pointee.phase == .awaitingRequest, c.pointee.input.isEmpty, !c.pointee.wantsWrite {
+                closeConnection(c)
+            }
+        }
+        loop.scheduleTimer(at: loop.now + UInt64(limits.shutdownTimeoutMs), tag: Self.drainDeadlineTimer)
+        finishDrainIfIdle()
+    }
+
+    private func finishDrainIfIdle() {
+        if draining, openCount == 0 { loop.stop() }
+    }
+
+    deinit {
+        for slot in 0..<usedSlots where table[slot].phase != .free { closeConnection(table + slot) }
+        table.deinitialize(count: tableCapacity)
+        table.deallocate()
+        readBuffer.deallocate()
+        output.release(); headers.release(); response.release(); pathScratch.release(); compressed.release()
+        if reserveFD >= 0 { close(reserveFD) }
+    }
+}

@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSwitchyardLinux
+import Logging
+import Synchronization
+import SwitchyardConfig
+import SwitchyardEventLoop
+import SwitchyardPlugins
+import SwitchyardSystemd
+
+/// The daemon: binds listeners, runs one `HTTPLoop` per event-loop thread
+/// (`sy-loop-N`), and on the main thread takes signals through a signalfd,
+/// so no work happens in signal context.
+public final class Server {
+    /// Why the server could not start; `serve` prints it and exits non-zero.
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private let config: Config
+    private let logger: Logger
+    private let notifier = SystemdNotifier()
+
+    public init(config: Config, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains. Returns the exit status.
+    public func run() throws(StartError) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let signalFD = try blockSignalsIntoFD()
+        defer { close(signalFD) }
+        raiseDescriptorLimit()
+
+        var listeners: [Listener] = []
+        for address in config.listen {
+            do {
+                listeners.append(try Listener.bind(address))
+            } catch {
+                listeners.forEach { $0.close() }
+                notifier.notify("ERRNO=\(error.errno)")
+                throw StartError(description: "cannot listen on \(address): \(error)")
+            }
+        }
+        defer { listeners.forEach { $0.close() } }
+
+        let shared = ServerShared(listeners: listeners, limits: config.limits)
+        let routes = CompiledRoutes(config: config, status: shared)
+        var loops: [EventLoop] = []
+        var httpLoops: [HTTPLoop] = []
+        for i in 0..<config.eventLoops {
+            do {
+                let loop = try EventLoop(index: i, name: "sy-loop-\(i)")
+                loops.append(loop)
+                httpLoops.append(HTTPLoop(loop: loop, shared: shared, routes: routes, logger: logger))
+            } catch {
+                throw StartError(description: "cannot create event loop \(i): \(error)")
+            }
+        }
+        shared.loops = loops
+
+        let running = SharedCounter(config.eventLoops)
+        var threads: [pthread_t] = []
+        for (loop, http) in zip(loops, httpLoops) {
+            let box = LoopThread(loop: loop, http: http, running: running)
+            threads.append(box.start())
+        }
+
+        for listener in listeners { logger.info("listening on \(listener.boundDescription)") }
+        logger.info("serving \(config.routes.count) routes on \(config.eventLoops) event loop(s)")
+        shared.setPhase(.serving)
+        notifier.ready(status: "serving \(config.routes.count) routes on \(listeners.map(\.boundDescription).joined(separator: ", "))")
+
+        var draining = false
+        while running.value.load(ordering: .acquiring) > 0 {
+            var pfd = pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, draining ? 50 : -1) > 0 else { continue }
+            var info = signalfd_siginfo()
+            guard read(signalFD, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size else { continue }
+            let signal = Int32(info.ssi_signo)
+            switch signal {
+            case SIGTERM, SIGINT:
+                if draining {
+                    logger.warning("second stop signal: exiting at once")
+                    return 1
+                }
+                draining = true
+                logger.info("signal \(signal): draining (up to \(config.limits.shutdownTimeoutMs) ms)")
+                shared.setPhase(.draining)
+                notifier.stopping(status: "draining connections")
+                for (loop, http) in zip(loops, httpLoops) {
+                    loop.execute { http.beginDrain() }
+                }
+            case SIGHUP:
+                logger.warning("SIGHUP: reloading is not supported yet; the current config keeps serving")
+            default:
+                break
+            }
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        logger.info("stopped")
+        return 0
+    }
+
+    private func blockSignalsIntoFD() throws(StartError) -> Int32 {
+        var signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+        var set = sigset_t()
+        guard cswitchyard_block_signals(&signals, Int32(signals.count), &set) == 0 else {
+            throw StartError(description: "cannot block signals: \(SystemError("pthread_sigmask", errno: errno))")
+        }
+        let fd = signalfd(-1, &set, Int32(SFD_CLOEXEC))
+        guard fd >= 0 else { throw StartError(description: "\(SystemError("signalfd", errno: errno))") }
+        return fd
+    }
+
+    /// Each connection is a descriptor: take the hard limit, as nginx's
+    /// worker_rlimit_nofile would.
+    private func raiseDescriptorLimit() {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+}
+
+/// A count shared between the main thread and the loop threads.
+final class SharedCounter: Sendable {
+    let value: Atomic<Int>
+    init(_ initial: Int) { value = Atomic(initial) }
+}
+
+/// Starts a named thread that runs one loop until it stops.
+private final class LoopThread: @unchecked Sendable {
+    let loop: EventLoop
+    let http: HTTPLoop
+    let running: SharedCounter
+
+    init(loop: EventLoop, http: HTTPLoop, running: SharedCounter) {
+        self.loop = loop
+        self.http = http
+        self.running = running
+    }
+
+    func start() -> pthread_t {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let result = pthread_create(&thread, nil, { context in
+            let me = Unmanaged<LoopThread>.fromOpaque(context!).takeRetainedValue()
+            me.main()
+            return nil
+        }, context)
+        precondition(result == 0, "pthread_create failed: \(result)")
+        return thread
+    }
+
+    private func main() {
+        _ = cswitchyard_set_thread_name(loop.name)
+        http.start()
+        loop.run(http)
+        running.value.subtract(1, ordering: .releasing)
+    }
+}

@@ -1,0 +1,41 @@
+import Synchronization
+import SwitchyardConfig
+import SwitchyardEventLoop
+import SwitchyardPlugins
+
+/// State every loop and the main thread share. Thread-safe.
+final class ServerShared: ServerStatus, @unchecked Sendable {
+    let listeners: [Listener]
+    let limits: Limits
+    /// Open connections across all loops, for `max_connections`.
+    let openConnections = Atomic<Int>(0)
+    private let phaseValue = Atomic<UInt8>(0)
+    // Set once, before any handler can run.
+    nonisolated(unsafe) var loops: [EventLoop] = []
+
+    init(listeners: [Listener], limits: Limits) {
+        self.listeners = listeners
+        self.limits = limits
+    }
+
+    var phase: LifecyclePhase {
+        switch phaseValue.load(ordering: .acquiring) {
+        case 0: return .starting
+        case 1: return .serving
+        default: return .draining
+        }
+    }
+
+    func setPhase(_ phase: LifecyclePhase) {
+        let value: UInt8 = phase == .starting ? 0 : (phase == .serving ? 1 : 2)
+        phaseValue.store(value, ordering: .releasing)
+    }
+
+    func loopLags() -> [(name: String, lagMilliseconds: UInt64)] {
+        let now = MonotonicClock.nowMilliseconds()
+        return loops.map { loop in
+            let last = loop.lastTurnMilliseconds.load(ordering: .relaxed)
+            return (loop.name, now > last ? now - last : 0)
+        }
+    }
+}

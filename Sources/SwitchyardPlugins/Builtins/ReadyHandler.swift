@@ -1,0 +1,19 @@
+import SwitchyardHTTP
+
+/// `builtin.ready` (`/readyz`): `200 ready` while serving; `503` while
+/// starting or draining, so a load balancer stops sending before shutdown.
+struct ReadyHandler: SyncHandler {
+    let status: any ServerStatus
+
+    func respond(to request: HandlerRequest, into response: inout Response) {
+        let phase = status.phase
+        response.status = phase == .serving ? 200 : 503
+        response.addHeader("Content-Type", "text/plain; charset=utf-8")
+        response.addHeader("Cache-Control", "no-store")
+        var text = phase == .serving ? "ready\n" : "not ready: \(phase.rawValue)\n"
+        if request.queryItem("verbose") != nil {
+            text += "[\(phase == .serving ? "+" : "-")] lifecycle: \(phase.rawValue)\n"
+        }
+        response.body.append(text)
+    }
+}
