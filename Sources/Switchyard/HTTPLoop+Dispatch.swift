@@ -49,7 +49,11 @@ extension HTTPLoop {
         }
     }
 
-    static let rootPath = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1).initializeMemory(as: UInt8.self, repeating: 0x2F))
+    /// `/`, for absolute-form targets without a path. Static data, never freed.
+    static var rootPath: UnsafeRawBufferPointer {
+        let slash: StaticString = "/"
+        return UnsafeRawBufferPointer(start: slash.utf8Start, count: 1)
+    }
 
     @inline(__always) static func methodBit(_ method: HTTPMethod) -> MethodSet? {
         switch method {

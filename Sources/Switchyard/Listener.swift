@@ -75,12 +75,12 @@ public struct Listener: Sendable {
         let sa = addr.baseAddress!.assumingMemoryBound(to: sockaddr.self)
         if Glibc.bind(fd, sa, socklen_t(addr.count)) != 0 {
             let e = errno
-            close(fd)
+            Glibc.close(fd)
             throw SystemError("bind \(what)", errno: e)
         }
         if listen(fd, backlog) != 0 {
             let e = errno
-            close(fd)
+            Glibc.close(fd)
             throw SystemError("listen \(what)", errno: e)
         }
     }

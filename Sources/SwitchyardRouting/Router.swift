@@ -1,1 +1,236 @@
-// Implemented by the routing work: see RouterSpec in the issue notes.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Up to 16 captured route parameters as byte ranges into the matched path.
+/// Fixed size, so matching allocates nothing.
+public struct RouteParameters {
+    public static let capacity = 16
+    private var ranges: (SIMD16<Int32>, SIMD16<Int32>) = (.zero, .zero)
+    public private(set) var count = 0
+
+    public init() {}
+
+    public mutating func removeAll() { count = 0 }
+
+    mutating func push(_ start: Int, _ end: Int) {
+        precondition(count < Self.capacity)
+        ranges.0[count] = Int32(start)
+        ranges.1[count] = Int32(end)
+        count += 1
+    }
+
+    mutating func pop() { count -= 1 }
+
+    /// The i-th captured value as offsets into the path given to `match`.
+    public subscript(i: Int) -> (start: Int, end: Int) {
+        precondition(i < count)
+        return (Int(ranges.0[i]), Int(ranges.1[i]))
+    }
+}
+
+/// The outcome of matching a request path and method.
+public enum RouteMatch: Equatable, Sendable {
+    /// Index into the routes the router was built from.
+    case found(route: Int)
+    /// Some route matches the path, none the method; `allowed` is their union.
+    case methodNotAllowed(allowed: MethodSet)
+    case notFound
+}
+
+/// Routes compiled into a tree of segments kept in flat arrays and keyed by
+/// bytes. Matching walks the tree most-specific first (literal, then
+/// `{param}`, then `{rest...}`), backtracking when a branch fails, and
+/// allocates nothing. Immutable after `init`; safe to share across threads.
+public final class Router: Sendable {
+    public struct Route: Sendable {
+        public var pattern: RoutePattern
+        public var methods: MethodSet
+        public init(pattern: RoutePattern, methods: MethodSet) { self.pattern = pattern; self.methods = methods }
+    }
+
+    struct Node: Sendable {
+        var literals: Range<Int> = 0..<0      // into `edges`
+        var parameter: Int = -1                // child node for {param}
+        var terminal: Range<Int> = 0..<0       // into `routeLists`: routes ending here
+        var rest: Range<Int> = 0..<0           // into `routeLists`: routes whose final {rest...} starts here
+    }
+
+    struct Edge: Sendable {
+        var bytes: Range<Int>                  // into `literalBytes`
+        var child: Int
+    }
+
+    private let nodes: [Node]
+    private let edges: [Edge]
+    private let literalBytes: [UInt8]
+    private let routeLists: [Int]
+    private let methods: [MethodSet]
+
+    /// Compiles `routes`. Precondition: `conflicts(routes)` is empty.
+    public init(routes: [Route]) {
+        // Build with per-node dictionaries first, then flatten.
+        final class Builder {
+            var literal: [[UInt8]: Builder] = [:]
+            var literalOrder: [[UInt8]] = []
+            var parameter: Builder?
+            var terminal: [Int] = []
+            var rest: [Int] = []
+        }
+        let root = Builder()
+        for (index, route) in routes.enumerated() {
+            var node = root
+            for segment in route.pattern.segments {
+                switch segment {
+                case .literal(let bytes):
+                    if let next = node.literal[bytes] { node = next } else {
+                        let next = Builder()
+                        node.literal[bytes] = next
+                        node.literalOrder.append(bytes)
+                        node = next
+                    }
+                case .parameter:
+                    if node.parameter == nil { node.parameter = Builder() }
+                    node = node.parameter!
+                case .rest:
+                    node.rest.append(index)
+                }
+            }
+            if case .rest = route.pattern.segments.last {} else { node.terminal.append(index) }
+        }
+        var nodes: [Node] = []
+        var edges: [Edge] = []
+        var bytes: [UInt8] = []
+        var lists: [Int] = []
+        func flatten(_ builder: Builder) -> Int {
+            let id = nodes.count
+            let terminalStart = lists.count
+            lists.append(contentsOf: builder.terminal)
+            let restStart = lists.count
+            lists.append(contentsOf: builder.rest)
+            nodes.append(Node(terminal: terminalStart..<restStart, rest: restStart..<lists.count))
+            var myEdges: [Edge] = []
+            for key in builder.literalOrder {
+                let start = bytes.count
+                bytes.append(contentsOf: key)
+                let child = flatten(builder.literal[key]!)
+                myEdges.append(Edge(bytes: start..<bytes.count, child: child))
+            }
+            let edgeStart = edges.count
+            edges.append(contentsOf: myEdges)
+            nodes[id].literals = edgeStart..<edges.count
+            if let parameter = builder.parameter { nodes[id].parameter = flatten(parameter) }
+            return id
+        }
+        _ = flatten(root)
+        self.nodes = nodes
+        self.edges = edges
+        self.literalBytes = bytes
+        self.routeLists = lists
+        self.methods = routes.map(\.methods)
+    }
+
+    /// Pairs of routes (i < j) that can never be told apart: the same shape
+    /// (equal literals, parameters in the same places) and overlapping
+    /// methods, counting HEAD as served by GET.
+    public static func conflicts(_ routes: [Route]) -> [(Int, Int)] {
+        func shape(_ p: RoutePattern) -> [RoutePattern.Segment] {
+            p.segments.map {
+                switch $0 {
+                case .literal: return $0
+                case .parameter: return .parameter("")
+                case .rest: return .rest("")
+                }
+            }
+        }
+        func served(_ m: MethodSet) -> MethodSet { m.contains(.get) ? m.union(.head) : m }
+        var result: [(Int, Int)] = []
+        let shapes = routes.map { shape($0.pattern) }
+        for i in routes.indices {
+            for j in routes.indices where j > i && shapes[i] == shapes[j] {
+                if !served(routes[i].methods).intersection(served(routes[j].methods)).isEmpty {
+                    result.append((i, j))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Matches a percent-decoded path (starting with `/`, no query). `method`
+    /// is one bit, or nil for a method the server does not know.
+    public func match(path: UnsafeRawBufferPointer, method: MethodSet?, parameters: inout RouteParameters) -> RouteMatch {
+        guard path.first == UInt8(ascii: "/") else { return .notFound }
+        var allowed = MethodSet()
+        let start = path.count == 1 ? 1 : 0   // "/" has no segments
+        let found = nodes.withUnsafeBufferPointer { nodes in
+            edges.withUnsafeBufferPointer { edges in
+                literalBytes.withUnsafeBufferPointer { bytes in
+                    routeLists.withUnsafeBufferPointer { lists in
+                        methods.withUnsafeBufferPointer { methods in
+                            Walk(nodes: nodes, edges: edges, bytes: bytes, lists: lists, methods: methods,
+                                 path: path, method: method)
+                                .visit(0, start, &parameters, &allowed)
+                        }
+                    }
+                }
+            }
+        }
+        if let found { return .found(route: found) }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+    }
+
+    private struct Walk {
+        let nodes: UnsafeBufferPointer<Node>
+        let edges: UnsafeBufferPointer<Edge>
+        let bytes: UnsafeBufferPointer<UInt8>
+        let lists: UnsafeBufferPointer<Int>
+        let methods: UnsafeBufferPointer<MethodSet>
+        let path: UnsafeRawBufferPointer
+        let method: MethodSet?
+
+        /// `pos` is the end of the path or the index of the `/` before the next segment.
+        func visit(_ id: Int, _ pos: Int, _ parameters: inout RouteParameters, _ allowed: inout MethodSet) -> Int? {
+            let node = nodes[id]
+            let end = path.count
+            if pos >= end {
+                if let r = pick(node.terminal, &allowed) { return r }
+            } else {
+                let segmentStart = pos + 1
+                var segmentEnd = segmentStart
+                while segmentEnd < end, path[segmentEnd] != UInt8(ascii: "/") { segmentEnd += 1 }
+                let length = segmentEnd - segmentStart
+                for e in node.literals {
+                    let edge = edges[e]
+                    if edge.bytes.count == length,
+                       length == 0 || memcmp(path.baseAddress! + segmentStart, bytes.baseAddress! + edge.bytes.lowerBound, length) == 0 {
+                        if let r = visit(edge.child, segmentEnd, &parameters, &allowed) { return r }
+                        break
+                    }
+                }
+                if node.parameter >= 0, length > 0 {
+                    parameters.push(segmentStart, segmentEnd)
+                    if let r = visit(node.parameter, segmentEnd, &parameters, &allowed) { return r }
+                    parameters.pop()
+                }
+            }
+            if !node.rest.isEmpty {
+                let restStart = min(pos + 1, end)
+                parameters.push(restStart, end)
+                if let r = pick(node.rest, &allowed) { return r }
+                parameters.pop()
+            }
+            return nil
+        }
+
+        private func pick(_ routes: Range<Int>, _ allowed: inout MethodSet) -> Int? {
+            for i in routes {
+                let r = lists[i]
+                let m = methods[r]
+                let served = m.contains(.get) ? m.union(.head) : m
+                if let method, served.contains(method) { return r }
+                allowed.formUnion(served)
+            }
+            return nil
+        }
+    }
+}

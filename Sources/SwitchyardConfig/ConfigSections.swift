@@ -1,0 +1,170 @@
+import Yams
+
+/// Decoders for the top-level sections other than `include:` and `routes:`.
+/// Each starts from the defaults and changes only what the file sets.
+extension YAMLNodeDecoder {
+    static let topLevelKeys = [
+        "listen", "event_loops", "limits", "control", "compression", "thread_pool",
+        "thread_pools", "process_pool", "include", "plugins", "routes",
+    ]
+
+    /// `listen:` — one address or a list; the same address twice is an error
+    /// (except port 0, which binds a new free port each time).
+    func listen(_ node: Node) -> [ListenAddress]? {
+        guard let items = list(node, "listen", of: "addresses", allowSingle: true) else { return nil }
+        var result: [ListenAddress] = []
+        var seen: [ListenAddress: Node] = [:]
+        var ok = true
+        for item in items {
+            guard let text = text(item, "each listen address", expected: "host:port, [v6]:port or unix:/path") else {
+                ok = false; continue
+            }
+            do {
+                let address = try ListenAddress(parsing: text)
+                if let first = seen[address] {
+                    error(item, "listen address '\(text)' is \(address) again (first at \(location(first))); give each address once")
+                    ok = false
+                    continue
+                }
+                if address.port != 0 { seen[address] = item }
+                result.append(address)
+            } catch {
+                self.error(item, error.message)
+                ok = false
+            }
+        }
+        return ok ? result : nil
+    }
+
+    /// `event_loops:` — a number or `auto` (one per core).
+    func eventLoops(_ node: Node, cores: Int) -> Int? {
+        switch count(node, "event_loops", range: 1...4096) {
+        case .auto?: return max(1, cores)
+        case .fixed(let value)?: return value
+        case nil: return nil
+        }
+    }
+
+    /// `control:` — the control socket's path.
+    func control(_ node: Node) -> String? {
+        guard let path = string(node, "control") else { return nil }
+        guard path.utf8.count <= ListenAddress.maxUnixPathBytes else {
+            error(node, "control socket path is \(path.utf8.count) bytes; at most \(ListenAddress.maxUnixPathBytes) fit")
+            return nil
+        }
+        return path
+    }
+
+    /// `limits:` — every key a positive integer.
+    func limits(_ node: Node) -> Limits {
+        let fields: [(String, WritableKeyPath<Limits, Int>)] = [
+            ("max_header_bytes", \.maxHeaderBytes), ("max_body_bytes", \.maxBodyBytes),
+            ("max_target_bytes", \.maxTargetBytes), ("header_timeout_ms", \.headerTimeoutMs),
+            ("idle_timeout_ms", \.idleTimeoutMs), ("max_connections", \.maxConnections),
+            ("shutdown_timeout_ms", \.shutdownTimeoutMs),
+        ]
+        var limits = Limits()
+        guard let mapping = mapping(node, "limits", keys: fields.map(\.0)) else { return limits }
+        for entry in mapping.entries {
+            guard let field = fields.first(where: { $0.0 == entry.key }),
+                  let value = int(entry.value, "limits.\(entry.key)", range: 1...Int(Int32.max)) else { continue }
+            limits[keyPath: field.1] = value
+        }
+        return limits
+    }
+
+    /// `compression:` — enabled, min_bytes (0 or more), level 1…9.
+    func compression(_ node: Node) -> CompressionSettings {
+        var settings = CompressionSettings()
+        guard let mapping = mapping(node, "compression", keys: ["enabled", "min_bytes", "level"]) else { return settings }
+        for entry in mapping.entries {
+            switch entry.key {
+            case "enabled": settings.enabled = bool(entry.value, "compression.enabled") ?? settings.enabled
+            case "min_bytes":
+                settings.minBytes = int(entry.value, "compression.min_bytes", range: 0...Int(Int32.max)) ?? settings.minBytes
+            default: settings.level = int(entry.value, "compression.level", range: 1...9) ?? settings.level
+            }
+        }
+        return settings
+    }
+
+    /// A pool's `{ size, queue }`; `size: auto` is stored as nil.
+    func pool(_ node: Node, _ name: String, defaults: PoolSettings) -> PoolSettings {
+        var settings = defaults
+        guard let mapping = mapping(node, name, keys: ["size", "queue"]) else { return settings }
+        for entry in mapping.entries {
+            if entry.key == "size" {
+                switch count(entry.value, "\(name).size", range: 1...65536) {
+                case .auto?: settings.size = nil
+                case .fixed(let value)?: settings.size = value
+                case nil: break
+                }
+            } else {
+                settings.queue = int(entry.value, "\(name).queue", range: 1...Int(Int32.max)) ?? settings.queue
+            }
+        }
+        return settings
+    }
+
+    /// `thread_pools:` — named pools, each `{ size, queue }`, defaulting as
+    /// `thread_pool` does.
+    func threadPools(_ node: Node) -> [String: PoolSettings] {
+        guard !isNull(node) else { return [:] }
+        guard case .mapping(let mapping) = node else {
+            error(node, "thread_pools must be a mapping of pool names to { size, queue }; got \(describe(node))")
+            return [:]
+        }
+        var pools: [String: PoolSettings] = [:]
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode, Self.isName(scalar.string) else {
+                error(keyNode, "thread pool names use letters, digits, '_' and '-'; got \(describe(keyNode))")
+                continue
+            }
+            pools[scalar.string] = pool(value, "thread_pools.\(scalar.string)", defaults: ConfigDefaults.threadPool)
+        }
+        return pools
+    }
+
+    /// `plugins:` — a list of `{ name, path }`.
+    func plugins(_ node: Node) -> [PluginSpec] {
+        guard let items = list(node, "plugins", of: "{ name, path } entries") else { return [] }
+        var result: [PluginSpec] = []
+        for item in items {
+            guard let mapping = mapping(item, "plugins entry", keys: ["name", "path"]) else { continue }
+            var name: String?, path: String?
+            if let entry = mapping["name"], let value = string(entry.value, "plugin name") {
+                if value == "builtin" {
+                    error(entry.value, "plugin name 'builtin' is reserved for the built-in handlers")
+                } else if !Self.isName(value) {
+                    error(entry.value, "plugin name '\(value)' must use letters, digits, '_' and '-'")
+                } else {
+                    name = value
+                }
+            } else if mapping["name"] == nil {
+                error(item, "plugins entry needs a name")
+            }
+            if let entry = mapping["path"] {
+                path = string(entry.value, "plugin path")
+            } else {
+                error(item, "plugins entry needs a path (the plugin's shared library)")
+            }
+            if let name, let path { result.append(PluginSpec(name: name, path: path, location: location(item))) }
+        }
+        return result
+    }
+
+    /// Letters, digits, `_` and `-`, not empty.
+    static func isName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy {
+            $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122)
+        }
+    }
+}
+
+/// The defaults the contract gives for settings whose model has no default.
+enum ConfigDefaults {
+    static let listen: [ListenAddress] = [.ipv4(host: "127.0.0.1", port: 8080)]
+    static let eventLoops = 1
+    static let threadPool = PoolSettings(size: 40, queue: 1024)
+    static let processPool = PoolSettings(size: nil, queue: 256)
+}

@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Expands an `include:` pattern with the C library's `glob()`.
+enum IncludeGlob {
+    /// `pattern` joined to `directory` unless it is absolute.
+    static func resolve(_ pattern: String, relativeTo directory: String?) -> String {
+        guard let directory, !directory.isEmpty, !pattern.hasPrefix("/") else { return pattern }
+        return directory.hasSuffix("/") ? directory + pattern : directory + "/" + pattern
+    }
+
+    /// The files matching `pattern`, sorted; directories are skipped. A
+    /// pattern that matches nothing gives an empty list, not an error.
+    static func expand(_ pattern: String) throws(ValueError) -> [String] {
+        var matches = glob_t()
+        defer { globfree(&matches) }
+        let status = glob(pattern, GLOB_MARK, nil, &matches)
+        switch status {
+        case 0: break
+        case GLOB_NOMATCH: return []
+        case GLOB_ABORTED: throw ValueError("cannot read the directories of include '\(pattern)'")
+        default: throw ValueError("cannot expand include '\(pattern)' (glob error \(status))")
+        }
+        var paths: [String] = []
+        for i in 0..<Int(matches.gl_pathc) {
+            guard let cString = matches.gl_pathv[i] else { continue }
+            let path = String(cString: cString)
+            if !path.hasSuffix("/") { paths.append(path) }
+        }
+        return paths
+    }
+}

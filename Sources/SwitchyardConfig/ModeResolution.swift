@@ -1,0 +1,84 @@
+/// The contract's execution-mode table: from what a route declares and what
+/// kind its handler is, where the route runs, and whether that earns a
+/// warning or is an error.
+///
+/// | declared | sync handler | async handler |
+/// |---|---|---|
+/// | nothing | sync, warning `implicit sync mode` | async |
+/// | sync | sync | error |
+/// | async | error | async |
+/// | thread | thread | async, warning: thread has no effect |
+/// | process | process | error |
+enum ModeResolution {
+    /// The two kinds of mode warning, each silenced by its own variable.
+    enum Warning: Equatable {
+        /// A sync handler with no declared mode runs on the event loop.
+        case implicitSync
+        /// `mode: thread` on an async handler does nothing.
+        case threadWithAsync
+
+        /// The variable that silences it when set to 0, false, no or off.
+        var environmentVariable: String {
+            switch self {
+            case .implicitSync: return "SWITCHYARD_WARN_IMPLICIT_SYNC_TO_THREAD"
+            case .threadWithAsync: return "SWITCHYARD_WARN_SYNC_TO_THREAD_WITH_ASYNC"
+            }
+        }
+
+        /// Whether `environment` leaves this warning on.
+        func isEnabled(in environment: [String: String]) -> Bool {
+            guard let value = environment[environmentVariable] else { return true }
+            let word = value.lowercased().filter { !$0.isWhitespace }
+            return !["0", "false", "no", "off"].contains(word)
+        }
+    }
+
+    enum Outcome: Equatable {
+        /// Runs in `mode`, with a warning or not.
+        case runs(ExecutionMode, warning: Warning?)
+        /// The declared mode cannot run this kind of handler.
+        case mismatch
+    }
+
+    static func resolve(declared: ExecutionMode?, kind: HandlerKind) -> Outcome {
+        switch (declared, kind) {
+        case (nil, .sync): return .runs(.sync, warning: .implicitSync)
+        case (nil, .async): return .runs(.async, warning: nil)
+        case (.sync?, .sync): return .runs(.sync, warning: nil)
+        case (.async?, .async): return .runs(.async, warning: nil)
+        case (.thread?, .sync): return .runs(.thread, warning: nil)
+        case (.thread?, .async): return .runs(.async, warning: .threadWithAsync)
+        case (.process?, .sync): return .runs(.process, warning: nil)
+        case (.sync?, .async), (.async?, .sync), (.process?, .async): return .mismatch
+        }
+    }
+
+    /// The text of a warning about route `path` with `handler`.
+    /// `declaredAs` is how the file said it (`mode: thread`, `sync_to_thread: true`).
+    static func message(for warning: Warning, path: String, handler: String, declaredAs: String?) -> String {
+        switch warning {
+        case .implicitSync:
+            return "route \(path): sync handler \(handler) has no declared mode and runs on the event loop "
+                + "(implicit sync mode); declare mode: sync if it never blocks, or mode: thread "
+                + "(\(warning.environmentVariable)=0 silences this)"
+        case .threadWithAsync:
+            return "route \(path): \(declaredAs ?? "mode: thread") has no effect on async handler \(handler), "
+                + "which runs on the event loop; declare mode: async instead "
+                + "(\(warning.environmentVariable)=0 silences this)"
+        }
+    }
+
+    /// The text of the error for a declared mode that cannot run the handler.
+    static func mismatchMessage(path: String, handler: String, kind: HandlerKind, declaredAs: String, declared: ExecutionMode) -> String {
+        switch (declared, kind) {
+        case (.sync, .async):
+            return "route \(path): \(handler) is an async handler and cannot run as \(declaredAs); declare mode: async or leave mode out"
+        case (.async, .sync):
+            return "route \(path): \(handler) is a sync handler and cannot run as \(declaredAs); declare mode: sync, thread or process"
+        case (.process, .async):
+            return "route \(path): async handler \(handler) cannot run in a worker process (\(declaredAs)); declare mode: async"
+        default:
+            return "route \(path): \(handler) is a \(kind.rawValue) handler and cannot run as \(declaredAs)"
+        }
+    }
+}

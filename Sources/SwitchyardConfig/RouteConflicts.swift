@@ -1,0 +1,43 @@
+import SwitchyardRouting
+
+/// Finds routes that no request could ever tell apart: the same shape of
+/// path (equal literal segments, parameters and a final rest parameter in the
+/// same places, whatever their names) with a method in common. A route
+/// declared twice is the simplest case. HEAD counts as overlapping GET,
+/// since a GET route answers HEAD too.
+enum RouteConflicts {
+    /// A path shape: what a request can tell, with parameter names erased.
+    private enum ShapeSegment: Hashable {
+        case literal([UInt8])
+        case parameter
+        case rest
+    }
+
+    /// Pairs `(earlier, later)` of indices into `routes`; each later route is
+    /// paired with the first earlier one it clashes with.
+    static func find(_ routes: [(pattern: RoutePattern, methods: MethodSet)]) -> [(Int, Int)] {
+        var byShape: [[ShapeSegment]: [Int]] = [:]
+        var result: [(Int, Int)] = []
+        for (index, route) in routes.enumerated() {
+            let shape = route.pattern.segments.map { segment -> ShapeSegment in
+                switch segment {
+                case .literal(let bytes): return .literal(bytes)
+                case .parameter: return .parameter
+                case .rest: return .rest
+                }
+            }
+            let earlier = byShape[shape, default: []]
+            if let first = earlier.first(where: { !overlap(routes[$0].methods, route.methods).isEmpty }) {
+                result.append((first, index))
+            }
+            byShape[shape, default: []].append(index)
+        }
+        return result
+    }
+
+    /// The methods both sets answer, reading GET as GET and HEAD.
+    static func overlap(_ a: MethodSet, _ b: MethodSet) -> MethodSet {
+        func widened(_ set: MethodSet) -> MethodSet { set.contains(.get) ? set.union(.head) : set }
+        return widened(a).intersection(widened(b))
+    }
+}

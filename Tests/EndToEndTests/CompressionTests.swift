@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+
+/// Response compression: gzip when asked and worth it, identity otherwise.
+@Suite("Compression")
+struct CompressionTests {
+    /// ~4.4 KiB of text, over min_bytes 1024.
+    static let bigBody = (0..<80).map { "line \($0): the quick brown fox jumps over the lazy dog\n" }.joined()
+    static let smallBody = "small body\n"
+
+    static func yamlString(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+
+    static var config: DaemonConfig {
+        var config = DaemonConfig(compression: "{ enabled: true, min_bytes: 1024, level: 6 }")
+        config.routes += [
+            "{ path: /big, handler: builtin.text, mode: sync, options: { body: \(yamlString(bigBody)) } }",
+            "{ path: /big-plain, handler: builtin.text, mode: sync, compression: false, options: { body: \(yamlString(bigBody)) } }",
+            "{ path: /small, handler: builtin.text, mode: sync, options: { body: \(yamlString(smallBody)) } }",
+        ]
+        return config
+    }
+
+    /// Headers as curl dumped them with -D, lowercased names.
+    static func dumpedHeaders(_ file: URL) -> [(String, String)] {
+        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+        return text.components(separatedBy: "\r\n").compactMap { line in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    @Test("curl --compressed: gzip, Vary: Accept-Encoding, and the decoded body is exact")
+    func curlCompressed() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let headers = daemon.dir.appendingPathComponent("headers.txt")
+        let result = try curl(["-s", "--compressed", "-D", headers.path, "\(daemon.baseURL)/big"])
+        #expect(result.status == 0, "curl failed: \(result.stderrString)")
+        let fields = Self.dumpedHeaders(headers)
+        #expect(fields.contains { $0.0 == "content-encoding" && $0.1.lowercased() == "gzip" }, "headers: \(fields)")
+        #expect(fields.contains { $0.0 == "vary" && $0.1.lowercased().contains("accept-encoding") }, "headers: \(fields)")
+        #expect(result.stdoutString == Self.bigBody, "decoded body differs (\(result.stdout.count) bytes)")
+        if let length = fields.first(where: { $0.0 == "content-length" }).flatMap({ Int($0.1) }) {
+            #expect(length < Self.bigBody.utf8.count, "compressed Content-Length \(length) is not smaller")
+        }
+    }
+
+    @Test("compression: false on the route: identity even for curl --compressed")
+    func routeOptOut() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let headers = daemon.dir.appendingPathComponent("headers.txt")
+        let result = try curl(["-s", "--compressed", "-D", headers.path, "\(daemon.baseURL)/big-plain"])
+        #expect(result.status == 0, "curl failed: \(result.stderrString)")
+        let fields = Self.dumpedHeaders(headers)
+        #expect(!fields.contains { $0.0 == "content-encoding" }, "headers: \(fields)")
+        #expect(result.stdoutString == Self.bigBody)
+    }
+
+    @Test("Accept-Encoding: gzip;q=0 gets identity")
+    func gzipRefused() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let response = try daemon.request("GET /big HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip;q=0\r\n\r\n")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Encoding") == nil, "\(response.headers)")
+        #expect(response.bodyString == Self.bigBody)
+    }
+
+    @Test("a body under min_bytes gets identity")
+    func smallBodyIdentity() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let response = try daemon.request("GET /small HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Encoding") == nil, "\(response.headers)")
+        #expect(response.bodyString == Self.smallBody)
+    }
+
+    @Test("raw gzip response decodes (gzip -dc) to the body")
+    func rawGzipDecodes() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let response = try daemon.request("GET /big HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Encoding")?.lowercased() == "gzip", "\(response.headers)")
+        guard response.header("Content-Encoding") != nil, let gzip = E2E.which("gzip") else { return }
+        let file = daemon.dir.appendingPathComponent("body.gz")
+        try Data(response.body).write(to: file)
+        let result = try runProcess(gzip, ["-dc", file.path])
+        #expect(result.status == 0, "gzip -dc: \(result.stderrString)")
+        #expect(result.stdoutString == Self.bigBody)
+    }
+
+    @Test("HEAD: the GET's headers and Content-Length, no body", arguments: ["identity", "gzip"])
+    func headMatchesGet(_ encoding: String) throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let client = try daemon.connect()
+        try client.send("GET /big HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: \(encoding)\r\n\r\n")
+        let get = try client.readResponse()
+        // HEAD, then GET on the same connection: if HEAD carried a body, the
+        // GET's response would not parse as the next response.
+        try client.send("HEAD /big HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: \(encoding)\r\n\r\n"
+                        + "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let head = try client.readResponse(head: true)
+        let after = try client.readResponse()
+
+        #expect(get.status == 200)
+        #expect(head.status == 200)
+        #expect(get.header("Content-Length") != nil, "GET has no Content-Length: \(get.headers)")
+        #expect(head.header("Content-Length") == get.header("Content-Length"),
+                "HEAD \(head.header("Content-Length") ?? "nil") vs GET \(get.header("Content-Length") ?? "nil")")
+        #expect(head.header("Content-Encoding") == get.header("Content-Encoding"))
+        if encoding == "gzip" {
+            #expect(get.header("Content-Encoding")?.lowercased() == "gzip", "\(get.headers)")
+        } else {
+            #expect(get.header("Content-Encoding") == nil, "\(get.headers)")
+            #expect(get.bodyString == Self.bigBody)
+        }
+        #expect(after.status == 200, "after HEAD: \(visible(after.raw))")
+        #expect(after.bodyString == "hello\n", "HEAD seems to have carried a body: \(visible(after.raw))")
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// Listener kinds other than IPv4, and the lifecycle around them.
+@Suite("Listeners and lifecycle")
+struct ListenerTests {
+    @Test("[::1]:0 and unix:/tmp/… listeners both serve")
+    func ipv6AndUnix() throws {
+        let socketPath = E2E.uniqueSocketPath()
+        defer { unlink(socketPath) }
+        let daemon = try Daemon(DaemonConfig(listen: ["[::1]:0", "unix:\(socketPath)"]))
+        defer { daemon.stop() }
+        let v6Port = try #require(daemon.ipv6Port, "no [::1]:PORT in \(daemon.listeners)")
+        #expect(daemon.listeners.contains { $0.hasPrefix("unix:") || $0.hasPrefix("/") },
+                "no unix listener logged: \(daemon.listeners)")
+
+        let v6 = try RawClient(port: v6Port, host: "::1")
+        try v6.send("GET /hello HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+        let v6Response = try v6.readResponse()
+        #expect(v6Response.status == 200)
+        #expect(v6Response.bodyString == "hello\n")
+
+        let unix = try RawClient(unixPath: socketPath)
+        try unix.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let unixResponse = try unix.readResponse()
+        #expect(unixResponse.status == 200)
+        #expect(unixResponse.bodyString == "hello\n")
+
+        let viaCurl6 = try curl(["-s", "-g", "http://[::1]:\(v6Port)/hello"])
+        #expect(viaCurl6.status == 0, "\(viaCurl6.stderrString)")
+        #expect(viaCurl6.stdoutString == "hello\n")
+
+        let viaCurlUnix = try curl(["-s", "--unix-socket", socketPath, "http://localhost/hello"])
+        #expect(viaCurlUnix.status == 0, "\(viaCurlUnix.stderrString)")
+        #expect(viaCurlUnix.stdoutString == "hello\n")
+    }
+
+    @Test("SIGTERM with an idle keep-alive connection: clean exit 0, connection closed")
+    func sigtermExitsZero() throws {
+        let daemon = try Daemon(DaemonConfig(limits: ["shutdown_timeout_ms": 3000]))
+        let client = try daemon.connect()
+        try client.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+
+        let exit = daemon.stop(timeout: 15)
+        #expect(exit == .exited(0), "\(exit); log:\n\(daemon.log)")
+        let rest = client.readUntilClosed(timeout: 2)
+        #expect(rest.closed, "idle connection still open after the daemon exited")
+        #expect(throws: (any Error).self, "new connections still accepted after exit") { try daemon.connect() }
+    }
+
+    @Test("health and readiness endpoints")
+    func healthAndReady() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let live = try daemon.request("GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(live.status == 200)
+        #expect(live.bodyString.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(visible(live.body))")
+        let ready = try daemon.request("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(ready.status == 200)
+        #expect(ready.bodyString.trimmingCharacters(in: .whitespacesAndNewlines) == "ready", "\(visible(ready.body))")
+    }
+}
