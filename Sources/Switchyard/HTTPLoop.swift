@@ -252,6 +252,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             return
         }
         if c.pointee.phase == .lingering { return }   // discard
+        date.refresh()
         if c.pointee.input.isEmpty {
             process(c, UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<n]), inConnectionBuffer: false)
         } else {

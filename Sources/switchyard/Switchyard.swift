@@ -32,15 +32,18 @@ struct ConfigOption: ParsableArguments {
     /// Loads and validates; on failure prints every diagnostic to stderr.
     func load() -> Result<Config, ConfigError> {
         let loader = ConfigLoader(catalog: Builtins.catalog)
+        let config: Config
         do {
             switch source {
-            case .file(let path): return .success(try loader.load(file: path))
+            case .file(let path): config = try loader.load(file: path)
             case .embeddedDefault:
-                return .success(try loader.load(yaml: EmbeddedDefault.yaml, name: EmbeddedDefault.name, baseDirectory: nil))
+                config = try loader.load(yaml: EmbeddedDefault.yaml, name: EmbeddedDefault.name, baseDirectory: nil)
             }
         } catch {
             return .failure(error)
         }
+        let unavailable = ModeAvailability.errors(in: config)
+        return unavailable.isEmpty ? .success(config) : .failure(ConfigError(config.warnings + unavailable))
     }
 }
 
@@ -99,7 +102,8 @@ struct Routes: ParsableCommand {
     func run() throws {
         switch options.load() {
         case .success(let config):
-            print(RouteTable.render(config), terminator: "")
+            let table = RouteTable.render(config)
+            print(table, terminator: table.hasSuffix("\n") ? "" : "\n")
         case .failure(let error):
             printError(error.description)
             throw ExitCode(1)

@@ -41,12 +41,13 @@ struct ShippedConfigTests {
         #expect(config.warnings.isEmpty)
         #expect(config.source == Self.referencePath)
         let paths = config.routes.map(\.path)
-        for path in ["/hello", "/livez", "/healthz", "/readyz", "/echo", "/echo/thread", "/echo/process"] {
+        for path in ["/hello", "/livez", "/healthz", "/readyz", "/echo"] {
             #expect(paths.contains(path), "missing \(path)")
         }
         let included = config.routes.filter { $0.location.file.hasSuffix("config/routes.d/example.yaml") }
         #expect(included.map(\.path) == ["/files/{rest...}", "/items/{id}"])
-        #expect(Set(config.routes.map(\.effectiveMode)) == [.sync, .thread, .process])
+        // Thread and process routes stay commented out until their pools land.
+        #expect(Set(config.routes.map(\.effectiveMode)) == [.sync])
         #expect(config.threadPools["reports"] == PoolSettings(size: 4, queue: 16))
     }
 
