@@ -67,6 +67,10 @@ public struct RequestParser: Sendable {
         // Empty lines before the request line are skipped (RFC 9112 §2.2).
         while pos + 1 < n, p[pos] == cr, p[pos + 1] == lf { pos += 2 }
         if pos < n, p[pos] == lf { return .invalid(.badRequest(.bareLF)) }
+        if pos < n, p[pos] == cr {
+            if pos + 1 == n { return incomplete(lineStart: pos, inRequestLine: true) }
+            return .invalid(.badRequest(.bareCR))
+        }
         let lineStart = pos
 
         // Method.
