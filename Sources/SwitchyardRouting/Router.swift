@@ -111,10 +111,10 @@ public final class Router: Sendable {
             nodes.append(Node(terminal: terminalStart..<restStart, rest: restStart..<lists.count))
             var myEdges: [Edge] = []
             for key in builder.literalOrder {
-                let start = bytes.count
+                let keyBytes = bytes.count..<(bytes.count + key.count)
                 bytes.append(contentsOf: key)
-                let child = flatten(builder.literal[key]!)
-                myEdges.append(Edge(bytes: start..<bytes.count, child: child))
+                // After the key: the child's subtree appends its own keys.
+                myEdges.append(Edge(bytes: keyBytes, child: flatten(builder.literal[key]!)))
             }
             let edgeStart = edges.count
             edges.append(contentsOf: myEdges)
@@ -213,9 +213,9 @@ public final class Router: Sendable {
                     parameters.pop()
                 }
             }
-            if !node.rest.isEmpty {
-                let restStart = min(pos + 1, end)
-                parameters.push(restStart, end)
+            // `/static/{rest...}` matches `/static/` and below, not `/static`.
+            if !node.rest.isEmpty, pos < end {
+                parameters.push(pos + 1, end)
                 if let r = pick(node.rest, &allowed) { return r }
                 parameters.pop()
             }
