@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
-        .testTarget(name: "SwitchyardCompressionTests", dependencies: ["SwitchyardCompression", "SwitchyardHTTP"]),
+        .testTarget(name: "SwitchyardCompressionTests", dependencies: ["SwitchyardCompression", "SwitchyardHTTP", "CZlib"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

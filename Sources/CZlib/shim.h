@@ -2,8 +2,11 @@
 #define SWITCHYARD_CZLIB_SHIM_H
 #include <zlib.h>
 
-/* deflateInit2 is a macro, which Swift cannot import. */
+/* deflateInit2 and inflateInit2 are macros, which Swift cannot import. */
 static inline int switchyard_deflateInit2(z_streamp strm, int level, int windowBits, int memLevel) {
     return deflateInit2(strm, level, Z_DEFLATED, windowBits, memLevel, Z_DEFAULT_STRATEGY);
+}
+static inline int switchyard_inflateInit2(z_streamp strm, int windowBits) {
+    return inflateInit2(strm, windowBits);
 }
 #endif
