@@ -110,7 +110,7 @@ extension HTTPLoop {
     }
 
     /// Frames what a sync handler wrote: compression, ETag variants and
-    /// If-None-Match, Content-Length.
+    /// If-None-Match, Content-Length or chunked.
     private func writeResponse(_ route: CompiledRoutes.Entry, _ head: RequestHead,
                                _ request: UnsafeRawBufferPointer, _ c: UnsafeMutablePointer<Connection>) {
         var status = response.status
@@ -152,6 +152,12 @@ extension HTTPLoop {
             output.append("\r\n")
         }
         let hasBody = StatusLine.allowsBody(status)
+        let chunked = hasBody && response.chunked && head.versionMinor >= 1
+        if chunked {
+            output.append("Transfer-Encoding: chunked\r\n\r\n")
+            if head.method != .head { ChunkedEncoder.append(body, to: &output) }
+            return
+        }
         if hasBody {
             output.append("Content-Length: ")
             output.appendDecimal(body.count)

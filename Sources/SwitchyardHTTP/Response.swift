@@ -16,6 +16,10 @@ public struct Response {
     public private(set) var isEncoded = false
     /// Set by `Cache-Control: no-transform`.
     public private(set) var noTransform = false
+    /// Send the body with chunked transfer coding instead of Content-Length,
+    /// as a handler that streams must. HTTP/1.0 clients cannot read it, so
+    /// they get Content-Length regardless.
+    public var chunked = false
 
     public init() {}
 
@@ -26,6 +30,7 @@ public struct Response {
         body.count = 0
         contentType = nil; etag = nil
         isEncoded = false; noTransform = false
+        chunked = false
     }
 
     /// Frees the buffers.

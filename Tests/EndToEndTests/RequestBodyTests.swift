@@ -19,6 +19,8 @@ struct RequestBodyTests {
         }
         let response = try client.readResponse()
         #expect(response.status == 200, "\(visible(response.raw))")
+        #expect(response.header("Transfer-Encoding") == "chunked", "echo answers a chunked request chunked")
+        #expect(response.header("Content-Length") == nil)
         let echo = try Echo(response)
         #expect(echo.method == "POST")
         #expect(echo.body == "hello, world0123456789abcdefghijklmnopqrstuvwxyz")
@@ -44,6 +46,8 @@ struct RequestBodyTests {
         #expect(result.stderrString.lowercased().contains("transfer-encoding: chunked"),
                 "curl did not send chunked: \(result.stderrString)")
         #expect(result.stderrString.contains("< HTTP/1.1 200"), "\(result.stderrString)")
+        #expect(result.stderrString.lowercased().contains("< transfer-encoding: chunked"),
+                "a ~90 KB chunked answer, decoded by curl: \(result.stderrString)")
         let echo = try Echo(HTTPResponse(version: "HTTP/1.1", status: 200, reason: "", headers: [],
                                          body: Array(result.stdout), raw: []))
         #expect(echo.method == "POST")

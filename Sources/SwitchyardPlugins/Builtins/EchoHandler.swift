@@ -6,7 +6,8 @@ import SwitchyardHTTP
 
 /// `builtin.echo`: the request as JSON — method, path, query, headers, body —
 /// plus the `pid` and the OS `thread` name that ran it, so tests can see
-/// where each mode runs a handler.
+/// where each mode runs a handler. A chunked request gets a chunked answer,
+/// so clients can see both framings end to end.
 struct EchoHandler: SyncHandler {
     func respond(to request: HandlerRequest, into response: inout Response) {
         var json = JSONWriter()
@@ -25,6 +26,7 @@ struct EchoHandler: SyncHandler {
         json.raw(",\"pid\":\(getpid()),\"thread\":"); json.string(Self.threadName())
         json.raw("}\n")
         response.addHeader("Content-Type", "application/json")
+        if request.head.framing == .chunked { response.chunked = true }
         response.body.append(json.text)
     }
 
