@@ -79,17 +79,20 @@ final class Daemon {
         try self.init(yaml: yaml, dir: dir, expectedListeners: config.listen.count, startTimeout: startTimeout)
     }
 
-    init(yaml: String, dir: URL, expectedListeners: Int, startTimeout: Double = 20) throws {
+    /// `launcher` runs the binary under another program (valgrind, say): its
+    /// path and arguments come first, then the binary and `serve --config …`.
+    init(yaml: String, dir: URL, expectedListeners: Int, startTimeout: Double = 20,
+         binary: String = E2E.binaryPath, launcher: [String] = []) throws {
         _ = E2E.processSetup
         self.dir = dir
         configPath = dir.appendingPathComponent("switchyard.yaml").path
         logPath = dir.appendingPathComponent("daemon.log").path
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let binary = E2E.binaryPath
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw E2EError("no switchyard binary at \(binary); build it or set SWITCHYARD_BIN")
         }
-        process = try ChildProcess(binary, ["serve", "--config", configPath],
+        let command = launcher + [binary, "serve", "--config", configPath]
+        process = try ChildProcess(command[0], Array(command.dropFirst()),
                                    environment: E2E.childEnvironment(["RUNTIME_DIRECTORY": dir.path]),
                                    stdoutPath: logPath, stderrPath: logPath)
 

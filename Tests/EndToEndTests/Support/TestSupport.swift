@@ -26,6 +26,13 @@ enum E2E {
         return packageRoot.appendingPathComponent(".build/debug/switchyard").path
     }
 
+    /// `$SWITCHYARD_RELEASE_BIN`, else `<root>/.build/release/switchyard`: the
+    /// optimised build, for figures a debug build would distort.
+    static var releaseBinaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["SWITCHYARD_RELEASE_BIN"], !path.isEmpty { return path }
+        return packageRoot.appendingPathComponent(".build/release/switchyard").path
+    }
+
     /// Done once per test process: SIGPIPE ignored (a server that closes while
     /// we write must give EPIPE, not kill the runner) and RLIMIT_NOFILE raised
     /// to the hard limit (the 1,000-connection test needs it; the daemons we
