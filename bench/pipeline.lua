@@ -1,14 +1,17 @@
 -- wrk script for bench/run.
---   wrk ... -s bench/pipeline.lua URL -- DEPTH
--- DEPTH requests go out in one write and wrk waits for all DEPTH responses before
--- sending the next batch (default 16). DEPTH 1 is plain wrk: one request at a time.
--- wrk counts every response as a request, but records latency once per batch: from
--- the batch's write to its last response.
--- done() prints one line that bench/run parses.
+--   WRK_DEPTH=16 wrk ... -s bench/pipeline.lua URL
+-- WRK_DEPTH requests go out in one write and wrk waits for all of their responses
+-- before sending the next batch (default 1: plain wrk, one request at a time).
+-- wrk counts every response as a request. done() prints one line that bench/run parses.
+--
+-- With batches, wrk's latency figures are wrong: its coordinated-omission correction
+-- assumes one request per sample and adds samples below the real minimum, so its
+-- percentiles come out as 0. bench/run takes the pipelined p99 from bench/batch_probe.py.
 
-function init(args)
-   local depth = tonumber(args[1]) or 16
-   if depth > 1 then
+local depth = tonumber(os.getenv("WRK_DEPTH") or "") or 1
+
+if depth > 1 then
+   init = function(args)
       local batch = string.rep(wrk.format(), depth)
       request = function() return batch end
    end
