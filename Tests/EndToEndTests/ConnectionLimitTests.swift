@@ -65,4 +65,55 @@ struct ConnectionLimitTests {
         }
         #expect(admitted, "no new connection admitted after one of the 5 closed")
     }
+
+    /// utime + stime of `pid` and its threads, in seconds (/proc/PID/stat fields 14, 15).
+    static func cpuSeconds(_ pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.range(of: ") ")!.upperBound...].split(separator: " ")
+        return (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    @Test("out of file descriptors (EMFILE): excess connections are closed, the loop does not spin, service resumes",
+          .timeLimit(.minutes(2)))
+    func outOfDescriptors() throws {
+        guard let prlimit = E2E.which("prlimit") else { throw E2EError("prlimit (util-linux) is not on PATH") }
+        let dir = try E2E.makeTempDir()
+        let config = DaemonConfig(limits: ["header_timeout_ms": 60000, "idle_timeout_ms": 60000])
+        // 64 descriptors: the daemon's own (listener, epoll, eventfd, signalfd, timer, logs,
+        // the reserve) leave room for a few dozen connections, well under max_connections.
+        let daemon = try Daemon(yaml: config.yaml(controlPath: dir.appendingPathComponent("control.sock").path), dir: dir,
+                                expectedListeners: 1, launcher: [prlimit, "--nofile=64", "--"])
+        defer { daemon.stop() }
+
+        var clients: [RawClient] = []
+        for _ in 0..<120 { clients.append(try daemon.connect()) }
+        sleep(seconds: 1)
+        let before = try Self.cpuSeconds(daemon.pid)
+        sleep(seconds: 2)
+        let spent = try Self.cpuSeconds(daemon.pid) - before
+        #expect(spent < 0.5, "the daemon used \(spent) s of CPU in 2 s while out of descriptors: spinning")
+
+        // Some connections were refused (closed at once); those admitted are served.
+        var served = 0, closed = 0
+        for client in clients {
+            if client.trySend("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n") == nil,
+               let response = try? client.readResponse(timeout: 2), response.status == 200 {
+                served += 1
+            } else {
+                closed += 1
+            }
+        }
+        #expect(served > 10, "\(served) served, \(closed) closed")
+        #expect(closed > 10, "\(served) served, \(closed) closed: the limit was never reached")
+
+        clients.removeAll()   // frees the daemon's descriptors
+        var recovered = false
+        let deadline = now() + 10
+        while !recovered, now() < deadline {
+            sleep(seconds: 0.2)
+            if let response = try? daemon.request("GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout: 2),
+               response.status == 200 { recovered = true }
+        }
+        #expect(recovered, "no answer after the connections closed; log:\n\(daemon.log)")
+    }
 }
