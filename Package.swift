@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "SwitchyardRoutingTests", dependencies: ["SwitchyardRouting"]),
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
         .testTarget(name: "SwitchyardCompressionTests", dependencies: ["SwitchyardCompression", "SwitchyardHTTP", "CZlib"]),
+        .testTarget(name: "SwitchyardEventLoopTests", dependencies: ["SwitchyardEventLoop"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )
