@@ -23,7 +23,11 @@ public struct ChunkedDecoder: Sendable {
     }
 
     var state: State = .size
-    var digits = 0
+    var sawDigit = false
+    /// Hex digits after leading zeros, which RFC 9112 allows in any number.
+    var significantDigits = 0
+    /// Bytes of the current chunk-size line: size, whitespace, extensions.
+    var lineBytes = 0
     var chunkSize = 0
     var remaining = 0
     var decoded = 0
@@ -31,6 +35,13 @@ public struct ChunkedDecoder: Sendable {
 
     /// Trailer sections larger than this are refused.
     static let maxTrailerBytes = 16384
+    /// A chunk-size line (with its ignored extensions) longer than this is refused.
+    static let maxLineBytes = 4096
+
+    /// The whole raw body is buffered until it is complete, so the framing
+    /// around the data is bounded too: past this, tiny chunks or long
+    /// extensions would let a small body hold a lot of memory.
+    static func maxFramingBytes(maxBodyBytes: Int) -> Int { maxBodyBytes + 65536 }
 
     public init() {}
 
@@ -47,14 +58,19 @@ public struct ChunkedDecoder: Sendable {
         defer { rawOffset = i }
         while i < n {
             let c = p[i]
+            if state == .size || state == .sizeWhitespace || state == .sizeExtension {
+                lineBytes += 1
+                if lineBytes > Self.maxLineBytes { return .invalid(.badRequest(.chunkLineTooLong)) }
+            }
             switch state {
             case .size:
                 if let v = Self.hexValue(c) {
-                    digits += 1
-                    if digits > 15 { return .invalid(.badRequest(.invalidChunkSize)) }
+                    sawDigit = true
+                    if chunkSize != 0 || v != 0 { significantDigits += 1 }
+                    if significantDigits > 15 { return .invalid(.badRequest(.invalidChunkSize)) }
                     chunkSize = chunkSize << 4 | v
                     i += 1
-                } else if digits == 0 {
+                } else if !sawDigit {
                     return .invalid(.badRequest(.invalidChunkSize))
                 } else if c == 0x3B {
                     state = .sizeExtension; i += 1
@@ -79,6 +95,8 @@ public struct ChunkedDecoder: Sendable {
             case .sizeLF:
                 if c != 0x0A { return .invalid(.badRequest(.bareCR)) }
                 i += 1
+                let rawSoFar = i - (bodyEnd - decoded)   // the body starts where decoded data started
+                if rawSoFar - decoded > Self.maxFramingBytes(maxBodyBytes: maxBodyBytes) { return .invalid(.bodyTooLarge) }
                 if chunkSize == 0 {
                     state = .trailerLineStart
                 } else {
@@ -86,7 +104,7 @@ public struct ChunkedDecoder: Sendable {
                     remaining = chunkSize
                     state = .data
                 }
-                chunkSize = 0; digits = 0
+                chunkSize = 0; sawDigit = false; significantDigits = 0; lineBytes = 0
             case .data:
                 let take = min(remaining, n - i)
                 if bodyEnd != i { memmove(p + bodyEnd, p + i, take) }

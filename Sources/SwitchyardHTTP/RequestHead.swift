@@ -86,6 +86,7 @@ public enum RequestError: Error, Sendable, Hashable {
     case versionNotSupported
     /// 408
     case headerTimeout
+    case bodyTimeout
 
     public var status: Int {
         switch self {
@@ -95,7 +96,7 @@ public enum RequestError: Error, Sendable, Hashable {
         case .bodyTooLarge: return 413
         case .unsupportedTransferCoding, .methodNotImplemented: return 501
         case .versionNotSupported: return 505
-        case .headerTimeout: return 408
+        case .headerTimeout, .bodyTimeout: return 408
         }
     }
 
@@ -109,6 +110,7 @@ public enum RequestError: Error, Sendable, Hashable {
         case .methodNotImplemented: return "method not implemented"
         case .versionNotSupported: return "HTTP version not supported"
         case .headerTimeout: return "request head not complete in time"
+        case .bodyTimeout: return "request body not complete in time"
         }
     }
 }
@@ -134,6 +136,7 @@ public enum StaticReason: String, Sendable, Hashable {
     case transferEncodingOnHTTP10 = "Transfer-Encoding in HTTP/1.0"
     case invalidChunkSize = "invalid chunk size"
     case invalidChunkFraming = "invalid chunk framing"
+    case chunkLineTooLong = "chunk size line too long"
     case invalidPercentEncoding = "invalid percent-encoding in path"
     case tooManyHeaders = "too many header fields"
 

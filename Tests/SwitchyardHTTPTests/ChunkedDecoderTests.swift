@@ -14,6 +14,7 @@ struct ChunkedDecoderTests {
         Valid(name: "one chunk", raw: "5\r\nhello\r\n0\r\n\r\n", body: "hello"),
         Valid(name: "several chunks, hex sizes", raw: "3\r\nabc\r\nA\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n", body: "abc01234567890123456789"),
         Valid(name: "leading zeros", raw: "0005\r\nhello\r\n000\r\n\r\n", body: "hello"),
+        Valid(name: "more leading zeros than a size has digits", raw: "00000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n", body: "hello"),
         Valid(name: "extensions ignored", raw: "5;name=value;x\r\nhello\r\n0;last\r\n\r\n", body: "hello"),
         Valid(name: "whitespace before extension", raw: "5 ;a=b\r\nhello\r\n0\r\n\r\n", body: "hello"),
         Valid(name: "trailers dropped", raw: "5\r\nhello\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n", body: "hello"),
@@ -67,12 +68,26 @@ struct ChunkedDecoderTests {
         Invalid(name: "bare LF after data", raw: "3\r\nabc\n0\r\n\r\n", error: .badRequest(.bareLF)),
         Invalid(name: "bare LF in trailer", raw: "0\r\nX: 1\n\r\n", error: .badRequest(.bareLF)),
         Invalid(name: "body over the limit", raw: "11\r\n", error: .bodyTooLarge),
+        Invalid(name: "chunk extension past 4 KiB", raw: "1;" + String(repeating: "a", count: 5000) + "\r\n", error: .badRequest(.chunkLineTooLong)),
+        Invalid(name: "whitespace past 4 KiB", raw: "1" + String(repeating: " ", count: 5000) + "\r\n", error: .badRequest(.chunkLineTooLong)),
     ]
 
     @Test(arguments: invalid)
     func refuses(_ c: Invalid) {
         let (progress, _, _) = decodeChunked(Array(c.raw.utf8), maxBodyBytes: 16)
         #expect(progress == .invalid(c.error))
+    }
+}
+
+extension ChunkedDecoderTests {
+    @Test func framingIsBoundedNotJustTheData() {
+        // 17 bytes of data under a 1,000-byte limit, but ~68 KB of extensions around them.
+        let chunk = "1;" + String(repeating: "x", count: 3990) + "\r\na\r\n"
+        let raw = String(repeating: chunk, count: 17) + "0\r\n\r\n"
+        let (progress, _, _) = decodeChunked(Array(raw.utf8), maxBodyBytes: 1000)
+        #expect(progress == .invalid(.bodyTooLarge))
+        let fine = String(repeating: chunk, count: 10) + "0\r\n\r\n"
+        #expect(decodeChunked(Array(fine.utf8), maxBodyBytes: 1000).0 == .done)
     }
 }
 
