@@ -2,7 +2,7 @@
 @usableFromInline enum CharacterClass {
     @usableFromInline static let tchar: UInt8 = 1       // token characters
     @usableFromInline static let fieldValue: UInt8 = 2  // VCHAR, obs-text, SP, HTAB
-    @usableFromInline static let target: UInt8 = 4      // visible ASCII in a request target
+    @usableFromInline static let target: UInt8 = 4      // visible ASCII in a request target, but not '#'
     @usableFromInline static let hexDigit: UInt8 = 8
 
     @usableFromInline static let table: [UInt8] = {
@@ -13,7 +13,7 @@
             let isAlnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
             if isAlnum || "!#$%&'*+-.^_`|~".utf8.contains(c) { v |= tchar }
             if (c >= 0x21 && c <= 0x7E) || c >= 0x80 || c == 0x20 || c == 0x09 { v |= fieldValue }
-            if c >= 0x21 && c <= 0x7E { v |= target }
+            if c >= 0x21 && c <= 0x7E && c != 0x23 { v |= target }   // a fragment is never sent (RFC 9112 §3.2)
             if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) { v |= hexDigit }
             t[b] = v
         }

@@ -31,14 +31,19 @@ public struct RequestParser: Sendable {
     /// Parses the request head at the start of `buffer`.
     ///
     /// `scanned` starts at 0 for each new request. On `.incomplete` the parser
-    /// records where the unfinished line begins, and the next call (with more
-    /// bytes appended) returns at once unless a new line has ended, so a
+    /// records where the unfinished line begins (as `lineStart + 1`, negated
+    /// for the request line), and the next call (with more bytes appended)
+    /// returns at once unless a new line has ended or a limit is passed, so a
     /// byte-at-a-time client costs one parse per line, not per byte.
     public func parse(_ buffer: UnsafeRawBufferPointer, headers: inout HeaderTable, scanned: inout Int) -> ParseResult {
         let n = buffer.count
-        if scanned > 0, scanned < n, n <= maxHeaderBytes, n - scanned <= maxTargetBytes,
-           memchr(buffer.baseAddress! + scanned, 0x0A, n - scanned) == nil {
-            return .incomplete
+        if scanned != 0, n <= maxHeaderBytes {
+            let inRequestLine = scanned < 0
+            let lineStart = abs(scanned) - 1
+            if lineStart < n, !(inRequestLine && n - lineStart > maxTargetBytes + 32),
+               memchr(buffer.baseAddress! + lineStart, 0x0A, n - lineStart) == nil {
+                return .incomplete
+            }
         }
         headers.count = 0
         return CharacterClass.table.withUnsafeBufferPointer { table in
@@ -60,7 +65,7 @@ public struct RequestParser: Sendable {
         func incomplete(lineStart: Int, inRequestLine: Bool) -> ParseResult {
             if inRequestLine, n - lineStart > maxTargetBytes + 32 { return .invalid(.targetTooLong) }
             if n > maxHeaderBytes { return .invalid(inRequestLine ? .targetTooLong : .headerTooLarge) }
-            scanned = lineStart
+            scanned = inRequestLine ? -(lineStart + 1) : lineStart + 1
             return .incomplete
         }
 

@@ -107,6 +107,36 @@ struct ValidRequestTests {
     }
 }
 
+extension ValidRequestTests {
+    /// A byte-at-a-time client: the line-end shortcut must not let a request
+    /// line or a header section grow past its limit unnoticed.
+    @Test func limitsHoldWhenFedOneByteAtATime() {
+        var line = IncrementalParse(maxHeaderBytes: 4096, maxTargetBytes: 64)
+        var result = ParseResult.incomplete
+        for byte in Array(("GET /" + String(repeating: "a", count: 200)).utf8) where result == .incomplete {
+            result = line.feed([byte])
+        }
+        #expect(result == .invalid(.targetTooLong))
+        #expect(line.bytes.count <= 64 + 40, "noticed only after \(line.bytes.count) bytes")
+
+        var header = IncrementalParse(maxHeaderBytes: 512, maxTargetBytes: 64)
+        result = .incomplete
+        for byte in Array(("GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "b", count: 1000)).utf8) where result == .incomplete {
+            result = header.feed([byte])
+        }
+        #expect(result == .invalid(.headerTooLarge))
+        #expect(header.bytes.count == 513)
+
+        var whole = IncrementalParse()
+        result = .incomplete
+        for byte in Array("GET /x HTTP/1.1\r\nHost: a\r\nX-Long: \(String(repeating: "c", count: 9000))\r\n\r\n".utf8) {
+            result = whole.feed([byte])
+        }
+        guard case .complete(let head) = result else { Issue.record("\(result)"); return }
+        #expect(head.headLength == whole.bytes.count)
+    }
+}
+
 @Suite("Request parser: hostile and malformed bytes")
 struct HostileRequestTests {
     struct Case: CustomTestStringConvertible, Sendable {
@@ -194,6 +224,8 @@ struct HostileRequestTests {
         Case(name: "relative target", bytes: "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n",
              error: .badRequest(.invalidTarget)),
         Case(name: "control char in target", bytes: "GET /a\u{1}b HTTP/1.1\r\nHost: a\r\n\r\n",
+             error: .badRequest(.invalidTarget)),
+        Case(name: "fragment in target", bytes: "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
              error: .badRequest(.invalidTarget)),
         Case(name: "HTTX", bytes: "GET / HTTX/1.1\r\nHost: a\r\n\r\n",
              error: .badRequest(.invalidVersion)),
