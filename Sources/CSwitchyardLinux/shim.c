@@ -1,4 +1,6 @@
 #define _GNU_SOURCE
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include "CSwitchyardLinux.h"
 #include <pthread.h>
 #include <sched.h>
@@ -30,4 +32,9 @@ int cswitchyard_block_signals(const int *signals, int count, sigset_t *out) {
     sigemptyset(out);
     for (int i = 0; i < count; i++) sigaddset(out, signals[i]);
     return pthread_sigmask(SIG_BLOCK, out, NULL);
+}
+
+int cswitchyard_unsent_bytes(int fd) {
+    int queued = 0;
+    return ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : -1;
 }

@@ -29,6 +29,13 @@ struct Connection {
     /// Monotonic ms at which the current timeout (head, idle, write, linger) fires.
     var deadline: UInt64 = 0
     var sentContinue = false
+    /// The head is in, the body is not: a timeout now is about the body.
+    var receivingBody = false
+    /// The output high-water mark stopped `process`; complete requests may wait in `input`.
+    var heldBack = false
+    /// While a write waits: the bytes the kernel still held unsent when its
+    /// timeout was last checked, to tell a slow reader from a stalled one.
+    var unsentAtCheck: Int32 = -1
     var closeAfterWrite = false
     var wantsWrite = false
     /// Chunked body in progress: decoder state and offsets from the request start.

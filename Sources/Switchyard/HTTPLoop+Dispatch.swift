@@ -11,7 +11,7 @@ extension HTTPLoop {
         if !head.keepAlive || draining { c.pointee.closeAfterWrite = true }
         let isHead = head.method == .head
         guard let method = Self.methodBit(head.method) else {
-            answerSimple(501, "method not implemented\n", c, isHead: false)
+            answerSimple(501, "method not implemented\n", c, head, isHead: false)
             return
         }
         var path = head.path.bytes(in: request)
@@ -27,13 +27,13 @@ extension HTTPLoop {
         parameters.removeAll()
         switch routes.router.match(path: path, method: method, parameters: &parameters) {
         case .notFound:
-            answerSimple(404, "not found\n", c, isHead: isHead)
+            answerSimple(404, "not found\n", c, head, isHead: isHead)
         case .methodNotAllowed(let allowed):
-            answerSimple(405, "method not allowed\n", c, isHead: isHead, extraHeader: "Allow: \(allowed)\r\n")
+            answerSimple(405, "method not allowed\n", c, head, isHead: isHead, extraHeader: "Allow: \(allowed)\r\n")
         case .found(let index):
             let route = routes.entries[index]
             if !route.spec.allow.isEmpty, !isAllowed(c.pointee.peer, route.spec.allow) {
-                answerSimple(403, "forbidden\n", c, isHead: isHead)
+                answerSimple(403, "forbidden\n", c, head, isHead: isHead)
                 return
             }
             switch route.handler {
@@ -169,9 +169,9 @@ extension HTTPLoop {
 
     /// A short text answer made by the server itself (404, 405, 501, …).
     func answerSimple(_ status: Int, _ text: StaticString, _ c: UnsafeMutablePointer<Connection>,
-                      isHead: Bool, extraHeader: String? = nil) {
+                      _ head: RequestHead, isHead: Bool, extraHeader: String? = nil) {
         output.append(StatusLine.table[status])
-        appendCommonLines(c, nil)
+        appendCommonLines(c, head)
         if let extraHeader { output.append(extraHeader) }
         output.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
         output.appendDecimal(text.utf8CodeUnitCount)

@@ -115,11 +115,14 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         let c = table + slot
         // A stale event for a connection closed earlier in this batch.
         guard c.pointee.phase != .free, c.pointee.generation & 0xFF_FFFF == tag.generation else { return }
-        if events & Interest.write.rawValue != 0, c.pointee.wantsWrite {
-            writePending(c)
-            if c.pointee.phase == .free || c.pointee.wantsWrite { return }
+        let hangUp = cswitchyard_EPOLLHUP() | cswitchyard_EPOLLERR()
+        if c.pointee.wantsWrite {
+            // Not reading while earlier responses wait to be written: answers stay in order.
+            if events & hangUp != 0 { closeConnection(c) }
+            else if events & Interest.write.rawValue != 0 { writePending(c) }
+            return
         }
-        if events & (Interest.read.rawValue | cswitchyard_EPOLLHUP() | cswitchyard_EPOLLERR()) != 0 {
+        if events & (Interest.read.rawValue | hangUp) != 0 {
             readable(c)
         }
     }
@@ -273,9 +276,17 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     private func process(_ c: UnsafeMutablePointer<Connection>, _ bytes: UnsafeMutableRawBufferPointer, inConnectionBuffer: Bool) {
         var offset = 0
         let total = bytes.count
+        c.pointee.heldBack = false
         requests: while offset < total {
-            if output.count > Self.outputHighWater { break }
+            if output.count > Self.outputHighWater {
+                c.pointee.heldBack = true   // flush comes back for the rest once this is written
+                break
+            }
             if c.pointee.phase == .awaitingRequest {
+                // Empty lines before a request-line are ignored (RFC 9112 §2.2):
+                // some clients send CRLF after a body.
+                while offset < total, bytes[offset] == 0x0D || bytes[offset] == 0x0A { offset += 1 }
+                if offset == total { break }
                 c.pointee.phase = .receiving
                 c.pointee.deadline = loop.now + UInt64(limits.headerTimeoutMs)
             }
@@ -331,6 +342,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                 offset += consumed
                 c.pointee.scanned = 0
                 c.pointee.sentContinue = false
+                c.pointee.receivingBody = false
                 if c.pointee.closeAfterWrite {
                     offset = total
                     break requests
@@ -353,6 +365,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     /// once, and give the body the idle timeout between reads.
     private func awaitBody(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead, bodyBytesSoFar: Int) {
         c.pointee.scanned = 0
+        c.pointee.receivingBody = true
         c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
         if head.expectContinue, head.versionMinor == 1, !c.pointee.sentContinue, bodyBytesSoFar == 0 {
             output.append("HTTP/1.1 100 Continue\r\n\r\n")
@@ -364,28 +377,35 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
 
     /// Writes what `process` produced, in one `write`. A short write keeps
     /// the rest in the connection and waits for EPOLLOUT, not reading meanwhile.
+    /// Requests the output high-water mark held back are answered once the
+    /// output before them is out.
     private func flush(_ c: UnsafeMutablePointer<Connection>) {
-        if output.count > 0 {
-            let n = retryingOnInterrupt { send(c.pointee.fd, output.base, output.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno != EAGAIN, errno != EWOULDBLOCK {
+        while true {
+            if output.count > 0 {
+                let n = retryingOnInterrupt { send(c.pointee.fd, output.base, output.count, Int32(MSG_NOSIGNAL)) }
+                if n < 0, errno != EAGAIN, errno != EWOULDBLOCK {
+                    output.count = 0
+                    closeConnection(c)
+                    return
+                }
+                let written = max(n, 0)
+                if written < output.count {
+                    c.pointee.output.append(UnsafeRawBufferPointer(rebasing: output.readable[written...]))
+                    output.count = 0
+                    waitForWritable(c)
+                    return
+                }
                 output.count = 0
-                closeConnection(c)
-                return
             }
-            let written = max(n, 0)
-            if written < output.count {
-                c.pointee.output.append(UnsafeRawBufferPointer(rebasing: output.readable[written...]))
-                output.count = 0
-                waitForWritable(c)
-                return
-            }
-            output.count = 0
+            if c.pointee.closeAfterWrite { beginLingeringClose(c); return }
+            guard c.pointee.heldBack else { return }
+            processBufferedInput(c)
         }
-        if c.pointee.closeAfterWrite { beginLingeringClose(c) }
     }
 
     private func waitForWritable(_ c: UnsafeMutablePointer<Connection>) {
         c.pointee.wantsWrite = true
+        c.pointee.unsentAtCheck = cswitchyard_unsent_bytes(c.pointee.fd)
         c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
         let slot = table.distance(to: c)
         try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .write)
@@ -399,19 +419,25 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             return
         }
         c.pointee.output.consumeFront(n)
-        guard c.pointee.output.isEmpty else { return }
+        // The write timeout is about progress: a client that keeps reading keeps its connection.
+        c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
+        guard c.pointee.output.isEmpty else {
+            c.pointee.unsentAtCheck = cswitchyard_unsent_bytes(c.pointee.fd)
+            return
+        }
         c.pointee.output.release()
         c.pointee.wantsWrite = false
         let slot = table.distance(to: c)
         try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .read)
-        if c.pointee.closeAfterWrite { beginLingeringClose(c); return }
-        // Requests held back while the output drained.
-        if !c.pointee.input.isEmpty {
-            processBufferedInput(c)
-            flush(c)
-        } else {
-            c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
+        switch c.pointee.phase {
+        case .awaitingRequest where c.pointee.input.isEmpty:
+            c.pointee.deadline = loop.now + UInt64(draining ? 0 : limits.idleTimeoutMs)
+        case .receiving:
+            c.pointee.deadline = loop.now + UInt64(limits.headerTimeoutMs)
+        default:
+            break
         }
+        flush(c)   // closes when asked to; answers requests held back meanwhile
     }
 
     // MARK: Close
@@ -434,6 +460,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         c.pointee.closeAfterWrite = false
         c.pointee.decodingChunked = false
         c.pointee.sentContinue = false
+        c.pointee.receivingBody = false
+        c.pointee.heldBack = false
         c.pointee.scanned = 0
         freeSlots.append(Int32(table.distance(to: c)))
         openCount -= 1
@@ -448,14 +476,27 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         for slot in 0..<usedSlots {
             let c = table + slot
             guard c.pointee.phase != .free, c.pointee.deadline <= now else { continue }
+            if c.pointee.wantsWrite, clientIsReading(c) {
+                c.pointee.deadline = now + UInt64(limits.idleTimeoutMs)
+                continue
+            }
             switch c.pointee.phase {
             case .receiving where !c.pointee.wantsWrite:
-                answerError(.headerTimeout, c)
+                answerError(c.pointee.receivingBody ? .bodyTimeout : .headerTimeout, c)
                 flush(c)
             default:
                 closeConnection(c)
             }
         }
+    }
+
+    /// EPOLLOUT comes only once a third of the send buffer is free, so a
+    /// slow reader of a large answer can go a whole timeout without one. What
+    /// counts is whether the kernel's unsent bytes went down since last time.
+    private func clientIsReading(_ c: UnsafeMutablePointer<Connection>) -> Bool {
+        let unsent = cswitchyard_unsent_bytes(c.pointee.fd)
+        defer { c.pointee.unsentAtCheck = unsent }
+        return unsent >= 0 && c.pointee.unsentAtCheck >= 0 && unsent < c.pointee.unsentAtCheck
     }
 
     // MARK: Drain

@@ -87,4 +87,17 @@ struct KeepAliveTests {
         #expect(rest.closed, "server did not close after Connection: close")
         #expect(rest.bytes.isEmpty, "extra bytes: \(visible(rest.bytes))")
     }
+
+    @Test("HTTP/1.0 keep-alive: the server's own 404 says keep-alive too, and the connection is reused")
+    func http10KeepAliveOnServerAnswers() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let client = try daemon.connect()
+        try client.send("GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let notFound = try client.readResponse()
+        #expect(notFound.status == 404)
+        #expect(notFound.headerTokens("Connection").contains("keep-alive"), "\(visible(notFound.raw))")
+        try client.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        #expect(try client.readResponse().bodyString == "hello\n")
+    }
 }

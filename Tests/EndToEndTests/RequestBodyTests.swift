@@ -85,4 +85,42 @@ struct RequestBodyTests {
         #expect(!visible(rest.bytes).contains("100 Continue"), "100 Continue after 413: \(visible(rest.bytes))")
         #expect(rest.bytes.isEmpty, "extra bytes after 413: \(visible(rest.bytes))")
     }
+
+    @Test("a chunk extension that never ends: 400 once past 4 KiB, not memory held")
+    func endlessChunkExtension() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let client = try daemon.connect()
+        try client.send("POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n1;")
+        _ = client.trySend(Array(repeating: UInt8(ascii: "a"), count: 64 * 1024))
+        let response = try client.readResponse(timeout: 10)
+        #expect(response.status == 400)
+        #expect(response.bodyString == "chunk size line too long\n")
+        #expect(client.readUntilClosed(timeout: 5).closed)
+    }
+
+    @Test("CRLF after a body is ignored: no 408 follows the answer")
+    func crlfAfterBody() throws {
+        let daemon = try Daemon(DaemonConfig(limits: ["header_timeout_ms": 500, "idle_timeout_ms": 10000]))
+        defer { daemon.stop() }
+        let client = try daemon.connect()
+        try client.send("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nab\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 200)
+        #expect(client.staysOpenAndSilent(for: 1.5), "something followed the answer: \(visible(client.buffer))")
+        try client.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try client.readResponse().bodyString == "hello\n")
+    }
+
+    @Test("a body that stops arriving: 408 that says so, then closed")
+    func stalledBody() throws {
+        let daemon = try Daemon(DaemonConfig(limits: ["idle_timeout_ms": 800]))
+        defer { daemon.stop() }
+        let client = try daemon.connect()
+        try client.send("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc")
+        let response = try client.readResponse(timeout: 10)
+        #expect(response.status == 408)
+        #expect(response.bodyString == "request body not complete in time\n")
+        #expect(client.readUntilClosed(timeout: 5).closed)
+    }
 }

@@ -22,6 +22,8 @@ int cswitchyard_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 int cswitchyard_set_thread_name(const char *name);
 int cswitchyard_get_thread_name(char *buf, size_t len);
 int cswitchyard_pin_to_cpu(int cpu);
+/* Bytes a socket still holds unsent (SIOCOUTQ), or -1. */
+int cswitchyard_unsent_bytes(int fd);
 
 /* Signals are taken through signalfd: block them in every thread. */
 int cswitchyard_block_signals(const int *signals, int count, sigset_t *out);
