@@ -31,11 +31,11 @@ final class ServerShared: ServerStatus, @unchecked Sendable {
         phaseValue.store(value, ordering: .releasing)
     }
 
-    func loopLags() -> [(name: String, lagMilliseconds: UInt64)] {
+    func forEachLoopLag(_ body: (_ name: String, _ lagMilliseconds: UInt64) -> Void) {
         let now = MonotonicClock.nowMilliseconds()
-        return loops.map { loop in
+        for loop in loops {
             let last = loop.lastTurnMilliseconds.load(ordering: .relaxed)
-            return (loop.name, now > last ? now - last : 0)
+            body(loop.name, now > last ? now - last : 0)
         }
     }
 }

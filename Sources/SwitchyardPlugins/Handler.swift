@@ -40,6 +40,7 @@ public enum LifecyclePhase: String, Sendable {
 /// What built-in handlers may ask of the running server. Thread-safe.
 public protocol ServerStatus: Sendable {
     var phase: LifecyclePhase { get }
-    /// For each event loop: its thread name and how long ago it last turned.
-    func loopLags() -> [(name: String, lagMilliseconds: UInt64)]
+    /// Calls `body` for each event loop with its thread name and how long ago
+    /// it last turned. A visitor, not an array, so a health probe allocates nothing.
+    func forEachLoopLag(_ body: (_ name: String, _ lagMilliseconds: UInt64) -> Void)
 }

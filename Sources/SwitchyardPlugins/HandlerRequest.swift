@@ -51,13 +51,21 @@ public struct HandlerRequest {
         return String(decoding: UnsafeRawBufferPointer(rebasing: path[start..<end]), as: UTF8.self)
     }
 
-    /// Whether the query has the item `name` (`?verbose` or `?verbose=1`), and its value.
-    public func queryItem(_ name: String) -> String? {
-        guard let query else { return nil }
-        for item in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts[0] == name { return parts.count > 1 ? String(parts[1]) : "" }
+    /// Whether the query has the item `name` (`?verbose` or `?verbose=1`),
+    /// looked up in the request bytes without building strings.
+    public func hasQueryItem(_ name: StaticString) -> Bool {
+        guard head.hasQuery else { return false }
+        let query = head.query.bytes(in: buffer)
+        let wanted = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        var start = 0
+        while start <= query.count {
+            var end = start
+            while end < query.count, query[end] != UInt8(ascii: "&") { end += 1 }
+            var nameEnd = start
+            while nameEnd < end, query[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
+            if UnsafeRawBufferPointer(rebasing: query[start..<nameEnd]).elementsEqual(wanted) { return true }
+            start = end + 1
         }
-        return nil
+        return false
     }
 }

@@ -28,6 +28,7 @@ struct AllocationTests {
             routes:
               - { path: /hello, handler: builtin.text, mode: sync, options: { body: "hello\\n" } }
               - { path: /echo, handler: builtin.echo, mode: sync }
+              - { path: /livez, handler: builtin.health, mode: sync }
             """
         let daemon = try Daemon(yaml: yaml, dir: dir, expectedListeners: 1, startTimeout: 120, binary: binary,
                                 launcher: [valgrind, "--tool=memcheck", "--leak-check=no", "--log-file=\(valgrindLog)"])
@@ -47,12 +48,12 @@ struct AllocationTests {
         return Int(allocs.replacingOccurrences(of: ",", with: ""))!
     }
 
-    @Test("GET of a builtin.text route allocates nothing per request (memcheck, 1,000 requests)",
-          .timeLimit(.minutes(5)))
-    func fixedRouteDoesNotAllocate() throws {
-        let few = try Self.allocations(path: "/hello", count: 100)
-        let many = try Self.allocations(path: "/hello", count: 1100)
+    @Test("a sync built-in allocates nothing per request (memcheck, 1,000 requests)",
+          .timeLimit(.minutes(5)), arguments: ["/hello", "/livez"])
+    func builtinDoesNotAllocate(_ path: String) throws {
+        let few = try Self.allocations(path: path, count: 100)
+        let many = try Self.allocations(path: path, count: 1100)
         let perRequest = Double(many - few) / 1000
-        #expect(perRequest < 0.05, "\(few) allocations for 100 requests, \(many) for 1,100: \(perRequest) per request")
+        #expect(perRequest < 0.05, "GET \(path): \(few) allocations for 100 requests, \(many) for 1,100: \(perRequest) per request")
     }
 }

@@ -60,4 +60,24 @@ struct ListenerTests {
         #expect(ready.status == 200)
         #expect(ready.bodyString.trimmingCharacters(in: .whitespacesAndNewlines) == "ready", "\(visible(ready.body))")
     }
+
+    @Test("?verbose lists each check; only the item verbose counts")
+    func verboseChecks() throws {
+        let daemon = try Daemon(DaemonConfig(eventLoops: 2))
+        defer { daemon.stop() }
+        for target in ["/livez?verbose", "/livez?a=1&verbose=1"] {
+            let live = try daemon.request("GET \(target) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(live.status == 200)
+            let lines = live.bodyString.split(separator: "\n").map(String.init)
+            #expect(lines.first == "ok", "\(target): \(lines)")
+            for loop in ["sy-loop-0", "sy-loop-1"] {
+                #expect(lines.contains { $0.hasPrefix("[+] loop \(loop): last turn ") && $0.hasSuffix("(limit 2000 ms)") },
+                        "\(target): \(lines)")
+            }
+        }
+        let notVerbose = try daemon.request("GET /livez?verbosely HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(notVerbose.bodyString == "ok\n")
+        let ready = try daemon.request("GET /readyz?verbose HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(ready.bodyString == "ready\n[+] lifecycle: serving\n")
+    }
 }

@@ -8,19 +8,24 @@ struct HealthHandler: SyncHandler {
     let maxLagMilliseconds: UInt64
 
     func respond(to request: HandlerRequest, into response: inout Response) {
-        let lags = status.loopLags()
-        let stalled = lags.filter { $0.lagMilliseconds > maxLagMilliseconds }
-        response.status = stalled.isEmpty ? 200 : 503
+        var healthy = true
+        status.forEachLoopLag { _, lag in if lag > maxLagMilliseconds { healthy = false } }
+        response.status = healthy ? 200 : 503
         response.addHeader("Content-Type", "text/plain; charset=utf-8")
         response.addHeader("Cache-Control", "no-store")
-        var text = stalled.isEmpty
-            ? "ok\n"
-            : "event loop " + stalled.map(\.name).joined(separator: ", ") + " stalled\n"
-        if request.queryItem("verbose") != nil {
-            for (name, lag) in lags {
-                text += "[\(lag > maxLagMilliseconds ? "-" : "+")] loop \(name): last turn \(lag) ms ago (limit \(maxLagMilliseconds) ms)\n"
-            }
+        let verbose = request.hasQueryItem("verbose")
+        if healthy, !verbose {
+            response.body.append("ok\n")   // the common probe: no allocation
+            return
         }
+        var stalled: [String] = []
+        var checks = ""
+        status.forEachLoopLag { name, lag in
+            if lag > maxLagMilliseconds { stalled.append(name) }
+            checks += "[\(lag > maxLagMilliseconds ? "-" : "+")] loop \(name): last turn \(lag) ms ago (limit \(maxLagMilliseconds) ms)\n"
+        }
+        var text = stalled.isEmpty ? "ok\n" : "event loop " + stalled.joined(separator: ", ") + " stalled\n"
+        if verbose { text += checks }
         response.body.append(text)
     }
 }

@@ -11,7 +11,7 @@ struct ReadyHandler: SyncHandler {
         response.addHeader("Content-Type", "text/plain; charset=utf-8")
         response.addHeader("Cache-Control", "no-store")
         var text = phase == .serving ? "ready\n" : "not ready: \(phase.rawValue)\n"
-        if request.queryItem("verbose") != nil {
+        if request.hasQueryItem("verbose") {
             text += "[\(phase == .serving ? "+" : "-")] lifecycle: \(phase.rawValue)\n"
         }
         response.body.append(text)
