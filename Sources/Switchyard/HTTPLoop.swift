@@ -57,6 +57,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var draining = false
     /// One spare descriptor, given up to accept-and-close when out of fds.
     var reserveFD: Int32
+    var descriptorShortages = 0
+    var lastShortageLog: UInt64 = 0
 
     init(loop: EventLoop, shared: ServerShared, routes: CompiledRoutes, logger: Logger) {
         self.loop = loop
@@ -200,7 +202,11 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             if fd >= 0 { close(fd) }
             reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         }
-        logger.warning("out of file descriptors; refusing connections for 100 ms")
+        descriptorShortages += 1
+        if lastShortageLog == 0 || loop.now - lastShortageLog >= 10_000 {   // at most one line per 10 s
+            logger.warning("out of file descriptors: refusing new connections for 100 ms at a time (\(descriptorShortages) times so far); raise LimitNOFILE or lower max_connections")
+            lastShortageLog = loop.now
+        }
         unregisterListeners()
         loop.scheduleTimer(at: loop.now + 100, tag: Self.resumeAcceptTimer)
     }
