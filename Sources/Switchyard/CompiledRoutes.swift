@@ -72,16 +72,16 @@ final class PrerenderedResponse: Sendable {
         statusLine = StatusLine.table[content.status]
         etag = content.etag.map { Array($0.utf8) }
         let typeBytes = Array(content.contentType.utf8)
-        let negotiates = compress && content.body.count >= settings.minBytes
+        let deflater = Deflater(level: settings.level)   // nil only without memory: then identity only
+        let negotiates = deflater != nil && compress && content.body.count >= settings.minBytes
             && typeBytes.withUnsafeBytes { CompressiblePolicy.isCompressible(contentType: $0) }
             && StatusLine.allowsBody(content.status) && content.status != 206
-        let deflater = Deflater(level: settings.level)
         var variants: [Variant] = []
         for coding in [ContentCoding.identity, .gzip, .deflate] {
             var body = content.body
             if negotiates, coding != .identity {
                 var out = ByteBuffer()
-                content.body.withUnsafeBytes { deflater.compress($0, coding: coding, into: &out) }
+                content.body.withUnsafeBytes { deflater!.compress($0, coding: coding, into: &out) }
                 body = Array(out.readable)
                 out.release()
             }
@@ -100,8 +100,10 @@ final class PrerenderedResponse: Sendable {
                 varyAndCoding += "Vary: Accept-Encoding\r\n"
                 if coding != .identity { varyAndCoding += "Content-Encoding: \(coding.headerValue)\r\n" }
             }
+            // 204 and 304 carry neither a body nor its length (RFC 9110 §8.6).
+            let length = StatusLine.allowsBody(content.status) ? "Content-Length: \(body.count)\r\n" : ""
             let head = Array("Content-Type: \(content.contentType)\r\n".utf8) + etagLine
-                + Array("\(varyAndCoding)Content-Length: \(body.count)\r\n\r\n".utf8)
+                + Array("\(varyAndCoding)\(length)\r\n".utf8)
             let notModified = etagLine + Array(negotiates ? "Vary: Accept-Encoding\r\n\r\n".utf8 : "\r\n".utf8)
             variants.append(Variant(head: head, body: body, notModifiedHead: notModified))
         }

@@ -27,6 +27,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     /// Stop taking pipelined requests from a read once this much output waits.
     static let outputHighWater = 1 << 20
     static let lingerMilliseconds: UInt64 = 2000
+    static let drainIdleGraceMilliseconds = 1000
 
     let loop: EventLoop
     let shared: ServerShared
@@ -60,14 +61,16 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var descriptorShortages = 0
     var lastShortageLog: UInt64 = 0
 
-    init(loop: EventLoop, shared: ServerShared, routes: CompiledRoutes, logger: Logger) {
+    /// Nil when zlib cannot get memory for this loop's streams.
+    init?(loop: EventLoop, shared: ServerShared, routes: CompiledRoutes, logger: Logger) {
+        guard let deflater = Deflater(level: routes.compression.level) else { return nil }
+        self.deflater = deflater
         self.loop = loop
         self.shared = shared
         self.routes = routes
         self.logger = logger
         self.limits = shared.limits
         self.parser = RequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxTargetBytes: limits.maxTargetBytes)
-        self.deflater = Deflater(level: routes.compression.level)
         tableCapacity = 1024
         table = .allocate(capacity: tableCapacity)
         table.initialize(repeating: Connection(), count: tableCapacity)
@@ -160,6 +163,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                 case EAGAIN, EWOULDBLOCK: return
                 case EINTR, ECONNABORTED, EPROTO: continue
                 case EMFILE, ENFILE: outOfDescriptors(listener); return
+                case EINVAL: unregisterListeners(); return   // shut down for draining
                 default:
                     logger.warning("accept on \(listener.boundDescription): \(SystemError("accept4", errno: errno))")
                     return
@@ -507,15 +511,19 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
 
     // MARK: Drain
 
-    /// Stop accepting; close idle connections; let the others finish their
-    /// request and close. The loop stops when none are left.
+    /// Stop accepting; let connections finish their request and close. Idle
+    /// keep-alive connections get a short grace to send one last request —
+    /// answered with `Connection: close`, and `/readyz` with 503 — so a
+    /// client that raced the stop gets an answer rather than a reset.
+    /// The loop stops when no connection is left.
     func beginDrain() {
         draining = true
         unregisterListeners()
+        let grace = loop.now + UInt64(min(Self.drainIdleGraceMilliseconds, limits.idleTimeoutMs))
         for slot in 0..<usedSlots {
             let c = table + slot
             if c.pointee.phase == .awaitingRequest, c.pointee.input.isEmpty, !c.pointee.wantsWrite {
-                closeConnection(c)
+                c.pointee.deadline = min(c.pointee.deadline, grace)
             }
         }
         loop.scheduleTimer(at: loop.now + UInt64(limits.shutdownTimeoutMs), tag: Self.drainDeadlineTimer)

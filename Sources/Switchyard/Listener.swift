@@ -49,14 +49,30 @@ public struct Listener: Sendable {
                 throw SystemError("unix socket path too long: \(path)", errno: ENAMETOOLONG)
             }
             withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
-            // A stale socket file from an earlier run would make bind fail.
+            // A socket file left by a run that ended would make bind fail: remove it,
+            // but only when nothing answers on it — a live server keeps its socket.
             var st = stat()
-            if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+            if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK {
+                if isAnswering(&addr) { throw SystemError("bind \(address)", errno: EADDRINUSE) }
+                unlink(path)
+            }
             let fd = try makeSocket(AF_UNIX)
             try withUnsafeBytes(of: &addr) { raw throws(SystemError) in
                 try bindAndListen(fd, raw, what: address.description)
             }
             return Listener(fd: fd, address: address, boundDescription: "unix:\(path)", isUnix: true)
+        }
+    }
+
+    /// Whether a server accepts connections on the unix socket `addr`.
+    private static func isAnswering(_ addr: inout sockaddr_un) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | cswitchyard_SOCK_CLOEXEC(), 0)
+        guard probe >= 0 else { return false }
+        defer { Glibc.close(probe) }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
         }
     }
 

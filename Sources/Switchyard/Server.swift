@@ -51,21 +51,32 @@ public final class Server {
         var loops: [EventLoop] = []
         var httpLoops: [HTTPLoop] = []
         for i in 0..<config.eventLoops {
+            let loop: EventLoop
             do {
-                let loop = try EventLoop(index: i, name: "sy-loop-\(i)")
-                loops.append(loop)
-                httpLoops.append(HTTPLoop(loop: loop, shared: shared, routes: routes, logger: logger))
+                loop = try EventLoop(index: i, name: "sy-loop-\(i)")
             } catch {
                 throw StartError(description: "cannot create event loop \(i): \(error)")
             }
+            guard let http = HTTPLoop(loop: loop, shared: shared, routes: routes, logger: logger) else {
+                throw StartError(description: "cannot create event loop \(i): out of memory for its zlib streams")
+            }
+            loops.append(loop)
+            httpLoops.append(http)
         }
         shared.loops = loops
 
         let running = SharedCounter(config.eventLoops)
         var threads: [pthread_t] = []
         for (loop, http) in zip(loops, httpLoops) {
-            let box = LoopThread(loop: loop, http: http, running: running)
-            threads.append(box.start())
+            let result = LoopThread(loop: loop, http: http, running: running).start()
+            switch result {
+            case .success(let thread):
+                threads.append(thread)
+            case .failure(let error):
+                for started in loops.prefix(threads.count) { started.stop() }
+                for thread in threads { pthread_join(thread, nil) }
+                throw StartError(description: "cannot start event loop thread \(loop.name): \(error)")
+            }
         }
 
         for listener in listeners { logger.info("listening on \(listener.boundDescription)") }
@@ -90,6 +101,9 @@ public final class Server {
                 logger.info("signal \(signal): draining (up to \(config.limits.shutdownTimeoutMs) ms)")
                 shared.setPhase(.draining)
                 notifier.stopping(status: "draining connections")
+                // Stop listening now, so new clients are refused at once rather than
+                // left in a backlog nobody accepts; the descriptors stay open until exit.
+                for listener in listeners { shutdown(listener.fd, Int32(SHUT_RDWR)) }
                 for (loop, http) in zip(loops, httpLoops) {
                     loop.execute { http.beginDrain() }
                 }
@@ -144,16 +158,19 @@ private final class LoopThread: @unchecked Sendable {
         self.running = running
     }
 
-    func start() -> pthread_t {
+    func start() -> Result<pthread_t, SystemError> {
         var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
+        let context = Unmanaged.passRetained(self)
         let result = pthread_create(&thread, nil, { context in
             let me = Unmanaged<LoopThread>.fromOpaque(context!).takeRetainedValue()
             me.main()
             return nil
-        }, context)
-        precondition(result == 0, "pthread_create failed: \(result)")
-        return thread
+        }, context.toOpaque())
+        guard result == 0 else {
+            context.release()
+            return .failure(SystemError("pthread_create", errno: result))
+        }
+        return .success(thread)
     }
 
     private func main() {

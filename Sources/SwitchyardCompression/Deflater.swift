@@ -8,17 +8,24 @@ public final class Deflater {
     private let gzipStream: UnsafeMutablePointer<z_stream>
     private let deflateStream: UnsafeMutablePointer<z_stream>
 
-    /// `level` is zlib's 1…9.
-    public init(level: Int) {
-        gzipStream = Self.makeStream(level: level, windowBits: 15 + 16)   // +16: gzip wrapper (RFC 1952)
-        deflateStream = Self.makeStream(level: level, windowBits: 15)     // zlib wrapper (RFC 1950), HTTP's "deflate"
+    /// `level` is zlib's 1…9. Nil when zlib cannot get its memory.
+    public init?(level: Int) {
+        guard let gzip = Self.makeStream(level: level, windowBits: 15 + 16) else { return nil }   // +16: gzip wrapper (RFC 1952)
+        guard let deflate = Self.makeStream(level: level, windowBits: 15) else {                 // zlib wrapper (RFC 1950), HTTP's "deflate"
+            deflateEnd(gzip); gzip.deallocate()
+            return nil
+        }
+        gzipStream = gzip
+        deflateStream = deflate
     }
 
-    private static func makeStream(level: Int, windowBits: Int32) -> UnsafeMutablePointer<z_stream> {
+    private static func makeStream(level: Int, windowBits: Int32) -> UnsafeMutablePointer<z_stream>? {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let result = switchyard_deflateInit2(stream, Int32(level), windowBits, 8)
-        precondition(result == Z_OK, "deflateInit2 failed: \(result)")
+        guard switchyard_deflateInit2(stream, Int32(level), windowBits, 8) == Z_OK else {
+            stream.deallocate()
+            return nil
+        }
         return stream
     }
 

@@ -175,11 +175,21 @@ public struct RouteSpec: Sendable, Hashable {
 /// which options they take. The plugins layer builds it; config stays below it.
 public struct HandlerCatalog: Sendable {
     public struct Entry: Sendable {
-        public enum OptionType: Sendable { case string, int, bool, stringList, any }
+        public enum OptionType: Sendable {
+            case string
+            /// A string that ends up in a header field: not empty, no control characters.
+            case headerValue
+            case int(ClosedRange<Int>)
+            case bool, stringList, any
+        }
+        /// A rule across options, run once each has its type: the option at fault and why.
+        public typealias Check = @Sendable ([String: OptionValue]) -> (option: String, message: String)?
+
         public var kind: HandlerKind
         public var options: [String: OptionType]
-        public init(kind: HandlerKind, options: [String: OptionType]) {
-            self.kind = kind; self.options = options
+        public var check: Check?
+        public init(kind: HandlerKind, options: [String: OptionType], check: Check? = nil) {
+            self.kind = kind; self.options = options; self.check = check
         }
     }
 

@@ -96,6 +96,10 @@ struct ConfigAssembly {
                 decoder.error(patternNode, error.message)
                 continue
             }
+            if files.isEmpty, IncludeGlob.isLiteral(pattern) {
+                decoder.error(patternNode, "included file '\(pattern)' does not exist (a pattern with * ? or [ may match nothing; a file name must)")
+                continue
+            }
             for file in files where seen.insert(TextFile.canonicalPath(file)).inserted {
                 if let part = include(file: file, from: patternNode, decoder: decoder) { parts.append(part) }
             }
@@ -107,6 +111,11 @@ struct ConfigAssembly {
         let text: String
         do {
             text = try TextFile.contents(of: file)
+        } catch where error.position != nil {
+            // The mistake is inside the included file: point there.
+            log.register(file: file)
+            log.error(SourceLocation(file: file, line: error.position!.line, column: error.position!.column), error.reason)
+            return nil
         } catch {
             decoder.error(patternNode, "cannot read included file '\(file)': \(error.reason)")
             return nil

@@ -47,7 +47,7 @@ public struct ConfigLoader: Sendable {
         do {
             text = try TextFile.contents(of: path)
         } catch {
-            throw ConfigError([Diagnostic(.error, SourceLocation(file: path, line: 1, column: 1),
+            throw ConfigError([Diagnostic(.error, SourceLocation(file: path, line: error.position?.line ?? 1, column: error.position?.column ?? 1),
                                           "cannot read config: \(error.reason)")])
         }
         return try load(yaml: text, name: path, baseDirectory: TextFile.directory(of: path))

@@ -12,6 +12,10 @@ extension YAMLNodeDecoder {
     /// (except port 0, which binds a new free port each time).
     func listen(_ node: Node) -> [ListenAddress]? {
         guard let items = list(node, "listen", of: "addresses", allowSingle: true) else { return nil }
+        if items.isEmpty {
+            error(node, "listen names no address: a server with nothing to listen on serves nothing")
+            return nil
+        }
         var result: [ListenAddress] = []
         var seen: [ListenAddress: Node] = [:]
         var ok = true

@@ -10,8 +10,9 @@ public enum ConfigSource: Equatable, Sendable, CustomStringConvertible {
     /// The system-wide config, used when it exists and nothing else is named.
     public static let systemPath = "/etc/switchyard/switchyard.yaml"
 
-    /// Picks the source. Empty `--config` or `$SWITCHYARD_CONFIG` values count
-    /// as unset. `fileExists` is asked only about `systemPath`.
+    /// Picks the source. An empty `$SWITCHYARD_CONFIG` counts as unset; an
+    /// empty `--config` is refused by the command line before this.
+    /// `fileExists` is asked only about `systemPath`.
     public static func resolve(flag: String?, environment: [String: String],
                                fileExists: (String) -> Bool) -> ConfigSource {
         if let flag, !flag.isEmpty { return .file(flag) }

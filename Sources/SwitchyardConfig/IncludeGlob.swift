@@ -6,10 +6,22 @@ import Darwin
 
 /// Expands an `include:` pattern with the C library's `glob()`.
 enum IncludeGlob {
-    /// `pattern` joined to `directory` unless it is absolute.
+    /// `pattern` joined to `directory` unless it is absolute. The directory is
+    /// a path, not a pattern: its `*?[\` are escaped so they match themselves.
     static func resolve(_ pattern: String, relativeTo directory: String?) -> String {
         guard let directory, !directory.isEmpty, !pattern.hasPrefix("/") else { return pattern }
-        return directory.hasSuffix("/") ? directory + pattern : directory + "/" + pattern
+        var escaped = ""
+        for character in directory {
+            if "*?[\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped.hasSuffix("/") ? escaped + pattern : escaped + "/" + pattern
+    }
+
+    /// Whether `pattern` names one file rather than matching several: an
+    /// operator expects such an include to exist, as nginx does.
+    static func isLiteral(_ pattern: String) -> Bool {
+        !pattern.contains { "*?[".contains($0) }
     }
 
     /// The files matching `pattern`, sorted; directories are skipped. A

@@ -23,7 +23,13 @@ extension YAMLNodeDecoder {
                 ok = false
             }
         }
-        return ok ? result : nil
+        guard ok else { return nil }
+        if let (option, message) = entry.check?(result) {
+            let at = mapping.entries.first { $0.key == option }?.value ?? node
+            error(at, "option '\(option)' of \(handler): \(message)")
+            return nil
+        }
+        return result
     }
 
     /// One option's value as `type` asks, or nil after logging why not.
@@ -31,8 +37,15 @@ extension YAMLNodeDecoder {
         switch type {
         case .string:
             return string(node, what, allowEmpty: true).map(OptionValue.string)
-        case .int:
-            return int(node, what, range: Int.min...Int.max).map(OptionValue.int)
+        case .headerValue:
+            guard let value = string(node, what) else { return nil }
+            if value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+                error(node, "\(what) goes into a header: no control characters (CR, LF, …)")
+                return nil
+            }
+            return .string(value)
+        case .int(let range):
+            return int(node, what, range: range).map(OptionValue.int)
         case .bool:
             return bool(node, what).map(OptionValue.bool)
         case .stringList:

@@ -177,9 +177,11 @@ struct RouteDecoder {
     }
 
     /// Where a `RoutePattern` parse error points: the value's column plus
-    /// the offending character's place (and one for an opening quote).
+    /// the offending character's place (and one for an opening quote). A
+    /// block scalar (`|`, `>`) starts on another line: point at its start.
     func patternErrorLocation(_ node: Node, text: String, offset: Int) -> SourceLocation {
         var location = decoder.location(node)
+        if case .scalar(let scalar) = node, scalar.style == .literal || scalar.style == .folded { return location }
         let prefix = String(decoding: Array(text.utf8).prefix(offset), as: UTF8.self)
         location.column += prefix.unicodeScalars.count
         if case .scalar(let scalar) = node, scalar.style == .singleQuoted || scalar.style == .doubleQuoted {

@@ -9,6 +9,8 @@ enum TextFile {
     struct ReadError: Error {
         /// `no such file or directory`, `not valid utf-8`, …
         var reason: String
+        /// Where in the file, when the problem is in its bytes (1-based, columns in bytes).
+        var position: (line: Int, column: Int)? = nil
     }
 
     static func contents(of path: String) throws(ReadError) -> String {
@@ -27,9 +29,26 @@ enum TextFile {
             bytes.append(contentsOf: chunk[0..<count])
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ReadError(reason: "not valid utf-8")
+            let offset = firstInvalidUTF8(bytes)
+            let line = bytes[..<offset].count { $0 == 0x0A } + 1
+            let lineStart = bytes[..<offset].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+            throw ReadError(reason: "not valid utf-8", position: (line, offset - lineStart + 1))
         }
         return text
+    }
+
+    /// The offset of the first byte that does not start a valid UTF-8 sequence.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
+        var parser = Unicode.UTF8.ForwardParser()
+        var input = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &input) {
+            case .valid(let encoded): offset += encoded.count
+            case .error: return offset
+            case .emptyInput: return offset
+            }
+        }
     }
 
     /// `strerror(errno)` with its first letter lowered, to suit our messages.

@@ -10,7 +10,7 @@ enum YAMLDocument {
             if let node = try Yams.compose(yaml: text) { return node }
             return Node.scalar(.init("", .implicit, .plain, nil))
         } catch let error as YamlError {
-            let (line, column, message) = describe(error)
+            let (line, column, message) = describe(error, text: text)
             log.error(SourceLocation(file: file, line: line, column: column), message)
             return nil
         } catch {
@@ -20,7 +20,7 @@ enum YAMLDocument {
     }
 
     /// Line, column and message for a Yams error.
-    static func describe(_ error: YamlError) -> (Int, Int, String) {
+    static func describe(_ error: YamlError, text: String) -> (Int, Int, String) {
         switch error {
         case .scanner(let context, let problem, let mark, let yaml),
              .parser(let context, let problem, let mark, let yaml),
@@ -42,10 +42,42 @@ enum YAMLDocument {
                 ? "key '\(duplicates[0])' appears more than once in one mapping; give it once"
                 : "keys " + duplicates.map { "'\($0)'" }.joined(separator: ", ")
                     + " appear more than once in one mapping; give each once"
+            // Yams points at the mapping; point at the repeat where a block mapping lets us find it.
+            let key = duplicates.first.map { "\($0)" } ?? ""
+            if let (line, first) = repeatedKey(key, mappingLine: context.mark.line, column: context.mark.column, in: text) {
+                return (line, context.mark.column, message + " (first at line \(first))")
+            }
             return (context.mark.line, context.mark.column, message)
         default:
             return (1, 1, "invalid yaml: \(error)")
         }
+    }
+
+    /// In a block mapping whose keys start at `column` from `mappingLine`:
+    /// the line of the second `key:` and of the first, or nil (flow mappings,
+    /// quoted or complex keys).
+    static func repeatedKey(_ key: String, mappingLine: Int, column: Int, in text: String) -> (Int, Int)? {
+        guard !key.isEmpty else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        func startsWithKey(_ rest: Substring) -> Bool {
+            rest.hasPrefix(key) && rest.dropFirst(key.count).drop(while: { $0 == " " }).hasPrefix(":")
+        }
+        var found: [Int] = []
+        for number in mappingLine...max(mappingLine, lines.count) where number <= lines.count {
+            let line = lines[number - 1]
+            let indent = line.prefix { $0 == " " }.count
+            if number == mappingLine {
+                // The first key may follow "- " on the mapping's first line.
+                if startsWithKey(line.dropFirst(column - 1)) { found.append(number) }
+                continue
+            }
+            let content = line.dropFirst(indent)
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            if indent < column - 1 { break }   // the mapping ended
+            if indent == column - 1, startsWithKey(content) { found.append(number) }
+            if found.count == 2 { return (found[1], found[0]) }
+        }
+        return nil
     }
 
     /// A likely cause for two common mistakes: a tab in the indentation,

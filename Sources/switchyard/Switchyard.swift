@@ -24,6 +24,11 @@ struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "Config file (else $SWITCHYARD_CONFIG, else /etc/switchyard/switchyard.yaml, else the embedded default).")
     var config: String?
 
+    mutating func validate() throws {
+        // `--config "$UNSET"` must not quietly check or serve the embedded default.
+        if config?.isEmpty == true { throw ValidationError("--config needs a file path; it was given an empty one") }
+    }
+
     var source: ConfigSource {
         ConfigSource.resolve(flag: config, environment: ProcessInfo.processInfo.environment,
                              fileExists: { FileManager.default.fileExists(atPath: $0) })

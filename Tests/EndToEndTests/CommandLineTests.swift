@@ -72,4 +72,49 @@ struct CommandLineTests {
         #expect(result.status != 0, "serve exited 0 with an invalid config")
         #expect(result.stderrString.contains("\(path):2:1"), "stderr: \(result.stderrString)")
     }
+
+    @Test("check: built-in options that would crash or corrupt answers are refused at their column")
+    func checkBuiltinOptions() throws {
+        let (dir, path) = try Self.write("""
+            listen: ["127.0.0.1:0"]
+            routes:
+              - { path: /a, handler: builtin.text, mode: sync, options: { status: 204, body: "x" } }
+              - { path: /b, handler: builtin.text, mode: sync, options: { status: 1000 } }
+              - { path: /c, handler: builtin.health, mode: sync, options: { max_lag_ms: -1 } }
+
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try runProcess(E2E.binaryPath, ["check", "--config", path], timeout: 20)
+        #expect(result.status == 1, "exit \(result.status); output: \(result.output)")
+        #expect(result.output.contains("\(path):3:82: error: option 'body' of builtin.text: a 204 answer has no body"), "\(result.output)")
+        #expect(result.output.contains("\(path):4:71: error: option 'status' of builtin.text must be an integer from 200 to 599"), "\(result.output)")
+        #expect(result.output.contains("\(path):5:77: error: option 'max_lag_ms' of builtin.health"), "\(result.output)")
+    }
+
+    @Test("check --config with an empty path is a usage error, not the embedded default")
+    func emptyConfigPath() throws {
+        let result = try runProcess(E2E.binaryPath, ["check", "--config", ""], timeout: 20)
+        #expect(result.status != 0)
+        #expect(!result.output.contains("embedded default"), "\(result.output)")
+    }
+
+    @Test("serve: a unix socket another instance serves is 'address in use'; the first keeps its socket")
+    func unixSocketInUse() throws {
+        let first = try Daemon(DaemonConfig(listen: ["127.0.0.1:0", "unix:/tmp/sy-inuse-\(getpid()).sock"]))
+        defer { first.stop() }
+        let socketPath = "/tmp/sy-inuse-\(getpid()).sock"
+        let (dir, path) = try Self.write("""
+            listen: ["unix:\(socketPath)"]
+            routes:
+              - { path: /hello, handler: builtin.text, mode: sync, options: { body: "second\\n" } }
+
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let second = try runProcess(E2E.binaryPath, ["serve", "--config", path], timeout: 20)
+        #expect(second.status != 0, "the second instance started: \(second.output)")
+        #expect(second.stderrString.contains("Address already in use"), "\(second.stderrString)")
+        let client = try RawClient(unixPath: socketPath)
+        try client.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try client.readResponse().bodyString == "hello\n", "the first instance lost its socket")
+    }
 }

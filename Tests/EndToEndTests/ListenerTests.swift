@@ -49,6 +49,32 @@ struct ListenerTests {
         #expect(throws: (any Error).self, "new connections still accepted after exit") { try daemon.connect() }
     }
 
+    @Test("SIGTERM: new connections refused at once; a kept-alive client's /readyz gets 503 and Connection: close; exit 0")
+    func drainAnswersReadyz503() throws {
+        let daemon = try Daemon(DaemonConfig(limits: ["shutdown_timeout_ms": 5000]))
+        defer { daemon.stop() }
+        let client = try daemon.connect()
+        try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+
+        daemon.process.kill(SIGTERM)
+        sleep(seconds: 0.3)   // the main thread takes the signal from its signalfd
+        #expect(throws: (any Error).self, "a new connection was accepted while draining") {
+            let late = try daemon.connect()
+            try late.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            _ = try late.readResponse(timeout: 2)
+        }
+        try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let draining = try client.readResponse()
+        #expect(draining.status == 503)
+        #expect(draining.bodyString == "not ready: draining\n")
+        #expect(draining.saysClose)
+        client.shutdownWrite()
+        #expect(client.readUntilClosed(timeout: 5).closed)
+        let exit = daemon.process.waitOrKill(timeout: 15)   // no second signal: that one means "exit now"
+        #expect(exit == .exited(0), "\(exit); log:\n\(daemon.log)")
+    }
+
     @Test("health and readiness endpoints")
     func healthAndReady() throws {
         let daemon = try Daemon()

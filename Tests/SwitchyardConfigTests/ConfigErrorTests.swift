@@ -95,7 +95,7 @@ struct ConfigErrorTests {
         ErrorCase(name: "key given twice", yaml: """
             event_loops: 1
             event_loops: 2
-            """, expected: "t.yaml:1:1: error: key 'event_loops' appears more than once in one mapping; give it once"),
+            """, expected: "t.yaml:2:1: error: key 'event_loops' appears more than once in one mapping; give it once (first at line 1)"),
         ErrorCase(name: "top level not a mapping", yaml: """
             - listen
             """, expected: "t.yaml:1:1: error: top level must be a mapping of keys (\(topKeys)); got a list"),
@@ -148,7 +148,7 @@ struct ConfigErrorTests {
         ErrorCase(name: "option of the wrong type", yaml: """
             routes:
               - { path: /a, handler: builtin.text, mode: sync, options: { status: ok } }
-            """, expected: "t.yaml:2:71: error: option 'status' of builtin.text must be an integer; got 'ok'"),
+            """, expected: "t.yaml:2:71: error: option 'status' of builtin.text must be an integer from 200 to 599; got 'ok'"),
         ErrorCase(name: "string option given a number", yaml: """
             routes:
               - { path: /a, handler: builtin.text, mode: sync, options: { body: 42 } }
@@ -222,6 +222,28 @@ struct ConfigErrorTests {
               - { name: reports, path: /a.so }
               - { name: reports, path: /b.so }
             """, expected: "t.yaml:3:5: error: plugin 'reports' is declared twice (first at t.yaml:2:5)"),
+        ErrorCase(name: "listen with no address", yaml: """
+            listen: []
+            """, expected: "t.yaml:1:9: error: listen names no address: a server with nothing to listen on serves nothing"),
+        ErrorCase(name: "text status outside 200-599", yaml: """
+            routes:
+              - { path: /a, handler: builtin.text, mode: sync, options: { status: 600 } }
+            """, expected: "t.yaml:2:71: error: option 'status' of builtin.text must be an integer from 200 to 599; got 600"),
+        ErrorCase(name: "content_type that would inject a header", yaml: """
+            routes:
+              - { path: /a, handler: builtin.text, mode: sync, options: { content_type: "a\\r\\nSet-Cookie: x" } }
+            """, expected: "t.yaml:2:77: error: option 'content_type' of builtin.text goes into a header: no control characters (CR, LF, …)"),
+        ErrorCase(name: "negative max_lag_ms", yaml: """
+            routes:
+              - { path: /a, handler: builtin.health, mode: sync, options: { max_lag_ms: -1 } }
+            """, expected: "t.yaml:2:77: error: option 'max_lag_ms' of builtin.health must be a positive integer up to 86400000; got -1"),
+        ErrorCase(name: "a key given twice is reported where it repeats", yaml: """
+            routes:
+              - path: /a
+                handler: builtin.text
+                mode: sync
+                handler: builtin.echo
+            """, expected: "t.yaml:5:5: error: key 'handler' appears more than once in one mapping; give it once (first at line 3)"),
     ]
 
     @Test("each mistake gives its exact FILE:LINE:COL diagnostic", arguments: cases)

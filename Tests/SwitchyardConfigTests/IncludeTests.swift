@@ -120,4 +120,35 @@ struct IncludeTests {
         #expect(config.routes.map(\.path) == ["/main", "/a"])
         #expect(config.routes[1].location.file == dir.path + "/routes.d/a.yaml")
     }
+
+    @Test("an include that names one file must find it; a pattern may match nothing")
+    func literalIncludeMustExist() throws {
+        let dir = try TemporaryDirectory()
+        let mainPath = try dir.write("switchyard.yaml", """
+            include: ["none/*.yaml", "extra.yaml"]
+            """)
+        #expect(Self.failure(dir, mainPath) == [
+            "\(mainPath):1:26: error: included file 'extra.yaml' does not exist (a pattern with * ? or [ may match nothing; a file name must)",
+        ])
+    }
+
+    @Test("a config directory whose name has glob characters still finds its includes")
+    func globCharactersInDirectory() throws {
+        let dir = try TemporaryDirectory()
+        let mainPath = try dir.write("site[1]/switchyard.yaml", Self.main)
+        let broken = try dir.write("site[1]/routes.d/a.yaml", "routes:\n  - { path: /a, handler: builtin.nope }\n")
+        let errors = Self.failure(dir, mainPath)
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("\(broken):2:26: error: unknown handler 'builtin.nope'") == true, "\(errors)")
+    }
+
+    @Test("bytes that are not UTF-8 are reported where they are, in the included file")
+    func invalidUTF8InIncludedFile() throws {
+        let dir = try TemporaryDirectory()
+        let mainPath = try dir.write("switchyard.yaml", Self.main)
+        let bad = dir.path + "/routes.d/bad.yaml"
+        try FileManager.default.createDirectory(atPath: dir.path + "/routes.d", withIntermediateDirectories: true)
+        try Data(Array("routes:\n  - { path: /a".utf8) + [0xFF] + Array(" }\n".utf8)).write(to: URL(fileURLWithPath: bad))
+        #expect(Self.failure(dir, mainPath) == ["\(bad):2:15: error: not valid utf-8"])
+    }
 }

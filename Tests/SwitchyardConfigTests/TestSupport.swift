@@ -5,12 +5,12 @@ import SwitchyardConfig
 /// the plugins layer's, with one async handler and one blocking sync one.
 enum TestCatalog {
     static let catalog = HandlerCatalog(entries: [
-        "builtin.text": .init(kind: .sync, options: ["status": .int, "body": .string, "content_type": .string]),
+        "builtin.text": .init(kind: .sync, options: ["status": .int(200...599), "body": .string, "content_type": .headerValue]),
         "builtin.echo": .init(kind: .sync, options: [:]),
-        "builtin.health": .init(kind: .sync, options: ["max_lag_ms": .int]),
+        "builtin.health": .init(kind: .sync, options: ["max_lag_ms": .int(1...86_400_000)]),
         "builtin.ready": .init(kind: .sync, options: [:]),
-        "builtin.delay": .init(kind: .async, options: ["ms": .int]),
-        "builtin.sleep": .init(kind: .sync, options: ["ms": .int]),
+        "builtin.delay": .init(kind: .async, options: ["ms": .int(0...3_600_000)]),
+        "builtin.sleep": .init(kind: .sync, options: ["ms": .int(0...3_600_000)]),
     ])
 
     static func loader(environment: [String: String] = [:]) -> ConfigLoader {

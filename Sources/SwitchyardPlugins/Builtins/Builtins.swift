@@ -4,9 +4,10 @@ import SwitchyardConfig
 /// that turns a configured route into its handler.
 public enum Builtins {
     public static let catalog = HandlerCatalog(entries: [
-        "builtin.text": .init(kind: .sync, options: ["status": .int, "body": .string, "content_type": .string]),
+        "builtin.text": .init(kind: .sync, options: ["status": .int(200...599), "body": .string, "content_type": .headerValue],
+                              check: TextHandler.check),
         "builtin.echo": .init(kind: .sync, options: [:]),
-        "builtin.health": .init(kind: .sync, options: ["max_lag_ms": .int]),
+        "builtin.health": .init(kind: .sync, options: ["max_lag_ms": .int(1...86_400_000)]),
         "builtin.ready": .init(kind: .sync, options: [:]),
     ])
 

@@ -14,4 +14,11 @@ enum TextHandler {
             body: body,
             etag: "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\"")
     }
+
+    /// 204 and 304 answers carry no body (RFC 9110 §15.3.5, §15.4.5).
+    @Sendable static func check(_ options: [String: OptionValue]) -> (option: String, message: String)? {
+        guard let status = options["status"]?.intValue, status == 204 || status == 304,
+              let body = options["body"]?.stringValue, !body.isEmpty else { return nil }
+        return ("body", "a \(status) answer has no body; remove `body` or choose another status")
+    }
 }
