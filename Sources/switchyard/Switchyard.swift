@@ -47,7 +47,7 @@ struct ConfigOption: ParsableArguments {
         } catch {
             return .failure(error)
         }
-        let unavailable = ModeAvailability.errors(in: config)
+        let unavailable = BuildCapabilities.errors(in: config)
         return unavailable.isEmpty ? .success(config) : .failure(ConfigError(config.warnings + unavailable))
     }
 }

@@ -117,4 +117,20 @@ struct CommandLineTests {
         try client.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().bodyString == "hello\n", "the first instance lost its socket")
     }
+
+    @Test("check: a declared plugin is refused while this build loads none")
+    func pluginsRefused() throws {
+        let (dir, path) = try Self.write("""
+            listen: ["127.0.0.1:0"]
+            plugins:
+              - { name: reports, path: /usr/lib/switchyard/plugins/libreports.so }
+            routes: []
+
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try runProcess(E2E.binaryPath, ["check", "--config", path], timeout: 20)
+        #expect(result.status == 1)
+        #expect(result.output.contains("\(path):3:5: error: plugin 'reports': loading plugins is not available in this build yet"),
+                "\(result.output)")
+    }
 }
