@@ -8,7 +8,7 @@ import SwitchyardRouting
 extension HTTPLoop {
     func dispatch(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead,
                   _ request: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
-        if !head.keepAlive || draining { c.pointee.closeAfterWrite = true }
+        if !head.keepAlive || draining || shared.isDraining { c.pointee.closeAfterWrite = true }
         let isHead = head.method == .head
         guard let method = Self.methodBit(head.method) else {
             answerSimple(501, "method not implemented\n", c, head, isHead: false)

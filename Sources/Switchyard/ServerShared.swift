@@ -26,6 +26,10 @@ final class ServerShared: ServerStatus, @unchecked Sendable {
         }
     }
 
+    /// Checked per request: the main thread sets it before the loops hear of
+    /// the drain, and an answer given in between must already say close.
+    var isDraining: Bool { phaseValue.load(ordering: .relaxed) == 2 }
+
     func setPhase(_ phase: LifecyclePhase) {
         let value: UInt8 = phase == .starting ? 0 : (phase == .serving ? 1 : 2)
         phaseValue.store(value, ordering: .releasing)
