@@ -56,6 +56,9 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
                 guard names.insert(name).inserted else {
                     throw ParseError(offset: start + 1, message: "parameter '\(name)' appears twice")
                 }
+                guard names.count <= 16 else {
+                    throw ParseError(offset: start, message: "a route has at most 16 parameters")
+                }
                 if isRest {
                     guard end == bytes.count else {
                         throw ParseError(offset: start, message: "{\(name)...} must be the last segment")
@@ -71,7 +74,11 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
                 if piece.isEmpty, end < bytes.count {
                     throw ParseError(offset: start, message: "empty segment ('//') in route path")
                 }
-                segments.append(.literal(Array(piece)))
+                if let bad = piece.firstIndex(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+                    throw ParseError(offset: bad, message: "a route path holds no spaces, control characters, '?' or '#' (queries are not routed)")
+                }
+                // Requests are matched after percent-decoding, so literals are decoded too.
+                segments.append(.literal(try Self.decoded(piece, at: start)))
             }
             start = end + 1
         }
@@ -80,4 +87,33 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    private static func decoded(_ piece: ArraySlice<UInt8>, at start: Int) throws(ParseError) -> [UInt8] {
+        guard piece.contains(UInt8(ascii: "%")) else { return Array(piece) }
+        var out: [UInt8] = []
+        var i = piece.startIndex
+        while i < piece.endIndex {
+            if piece[i] == UInt8(ascii: "%") {
+                guard i + 2 < piece.endIndex, let hi = hexValue(piece[i + 1]), let lo = hexValue(piece[i + 2]),
+                      hi << 4 | lo != 0, hi << 4 | lo != 0x2F else {
+                    throw ParseError(offset: i, message: "a '%' in a route path starts two hex digits (not %00 or %2F)")
+                }
+                out.append(UInt8(hi << 4 | lo))
+                i += 3
+            } else {
+                out.append(piece[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    private static func hexValue(_ c: UInt8) -> Int? {
+        switch c {
+        case 0x30...0x39: return Int(c - 0x30)
+        case 0x41...0x46: return Int(c - 0x41 + 10)
+        case 0x61...0x66: return Int(c - 0x61 + 10)
+        default: return nil
+        }
+    }
 }

@@ -213,9 +213,10 @@ public final class Router: Sendable {
                     parameters.pop()
                 }
             }
-            // `/static/{rest...}` matches `/static/` and below, not `/static`.
-            if !node.rest.isEmpty, pos < end {
-                parameters.push(pos + 1, end)
+            // `/static/{rest...}` matches `/static/` and below, not `/static`;
+            // `/{rest...}` matches `/` too (its slash is the path's only byte).
+            if !node.rest.isEmpty, pos < end || (id == 0 && end == 1) {
+                parameters.push(min(pos + 1, end), end)
                 if let r = pick(node.rest, &allowed) { return r }
                 parameters.pop()
             }

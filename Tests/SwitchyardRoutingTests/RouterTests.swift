@@ -53,6 +53,14 @@ struct RouterTests {
         #expect(t.match("/static").outcome == "404", "the slash before {rest...} is part of the route")
     }
 
+    @Test func catchAllAtTheRootMatchesTheRoot() throws {
+        let t = try Table([("/{rest...}", Self.get)])
+        #expect(t.match("/") == ("/{rest...}", [""]))
+        #expect(t.match("/a/b") == ("/{rest...}", ["a/b"]))
+        let withRoot = try Table([("/", Self.get), ("/{rest...}", Self.get)])
+        #expect(withRoot.match("/").outcome == "/", "a route for / itself is more specific")
+    }
+
     @Test func notFound() throws {
         let t = try Table([("/hello", Self.get), ("/users/{id}", Self.get)])
         #expect(t.match("/nope").outcome == "404")
@@ -159,6 +167,8 @@ struct RoutePatternTests {
     @Test(arguments: [
         ("hello", 0), ("/a/{", 3), ("/a/{}", 3), ("/a/{x-y}", 4), ("/{x}/{x}", 6),
         ("/{rest...}/more", 1), ("/a{b}", 2), ("/a//b", 3),
+        ("/q?x=1", 2), ("/a#b", 2), ("/a b", 2), ("/a/%zz", 3), ("/a%2Fb", 2), ("/a%00", 2),
+        ("/" + (0...16).map { "{p\($0)}" }.joined(separator: "/"), 87),   // at the 17th
     ])
     func rejects(_ text: String, _ offset: Int) {
         #expect(throws: RoutePattern.ParseError.self) { try RoutePattern(parsing: text) }
@@ -167,6 +177,12 @@ struct RoutePatternTests {
         } catch {
             #expect(error.offset == offset, "\(text): \(error.message)")
         }
+    }
+
+    @Test func literalsArePercentDecodedLikeRequests() throws {
+        let t = try Table([("/caf%C3%A9", RouterTests.get), ("/a%20b", RouterTests.get)])
+        #expect(t.match("/café").outcome == "/caf%C3%A9")
+        #expect(t.match("/a b").outcome == "/a%20b")
     }
 
     @Test func parameterNamesInOrder() throws {
