@@ -43,8 +43,10 @@ struct Connection {
     var chunkedDecoder = ChunkedDecoder()
     var chunkedRawOffset = 0
     var chunkedBodyEnd = 0
-    /// Peer address as 16 bytes (IPv4 mapped into IPv6); unix peers count as loopback.
+    /// Peer address as 16 bytes (IPv4 mapped into IPv6).
     var peer: (UInt64, UInt64) = (0, 0)
+    /// Came in on a unix socket: local, so any loopback `allow:` admits it.
+    var isUnixPeer = false
 
     mutating func releaseBuffers() {
         input.release()

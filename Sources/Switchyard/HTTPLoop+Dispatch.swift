@@ -18,11 +18,15 @@ extension HTTPLoop {
         if path.isEmpty { path = Self.rootPath }
         if PercentDecoding.needsDecoding(path) {
             pathScratch.count = 0
-            guard PercentDecoding.decodePath(path, into: &pathScratch) else {
-                answerError(.badRequest(.invalidPercentEncoding), c)
+            if let reason = PercentDecoding.decodePath(path, into: &pathScratch) {
+                answerError(.badRequest(reason), c)
                 return
             }
             path = pathScratch.readable
+        }
+        if PercentDecoding.hasDotSegment(path) {
+            answerError(.badRequest(.dotSegment), c)
+            return
         }
         parameters.removeAll()
         switch routes.router.match(path: path, method: method, parameters: &parameters) {
@@ -32,7 +36,7 @@ extension HTTPLoop {
             answerSimple(405, "method not allowed\n", c, head, isHead: isHead, extraHeader: "Allow: \(allowed)\r\n")
         case .found(let index):
             let route = routes.entries[index]
-            if !route.spec.allow.isEmpty, !isAllowed(c.pointee.peer, route.spec.allow) {
+            if !route.spec.allow.isEmpty, !isAllowed(c, route.spec.allow) {
                 answerSimple(403, "forbidden\n", c, head, isHead: isHead)
                 return
             }
@@ -70,8 +74,24 @@ extension HTTPLoop {
         }
     }
 
-    private func isAllowed(_ peer: (UInt64, UInt64), _ networks: [NetworkPrefix]) -> Bool {
-        withUnsafeBytes(of: peer) { address in networks.contains { $0.contains(address) } }
+    private func isAllowed(_ c: UnsafeMutablePointer<Connection>, _ networks: [NetworkPrefix]) -> Bool {
+        // A unix-socket peer is local: any loopback network admits it.
+        if c.pointee.isUnixPeer {
+            return networks.contains { net in
+                withUnsafeBytes(of: Self.loopbackV4) { net.contains($0) } || withUnsafeBytes(of: Self.loopbackV6) { net.contains($0) }
+            }
+        }
+        return withUnsafeBytes(of: c.pointee.peer) { address in networks.contains { $0.contains(address) } }
+    }
+
+    /// 127.0.0.1 (IPv4-mapped) and ::1, as the 16 bytes peers are kept in.
+    static let loopbackV4 = address16([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1])
+    static let loopbackV6 = address16([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+
+    private static func address16(_ bytes: [UInt8]) -> (UInt64, UInt64) {
+        var address: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
+        return address
     }
 
     /// Server, Date and, when needed, Connection — the lines every answer carries.
@@ -89,7 +109,25 @@ extension HTTPLoop {
     /// The coding to send when the choice depends on Accept-Encoding.
     @inline(__always)
     private func negotiatedCoding(_ head: RequestHead, _ request: UnsafeRawBufferPointer) -> ContentCoding {
-        AcceptEncoding.negotiate(head.acceptEncoding.bytes(in: request), hasHeader: head.hasAcceptEncoding)
+        guard head.acceptEncodingRepeated else {
+            return AcceptEncoding.negotiate(head.acceptEncoding.bytes(in: request), hasHeader: head.hasAcceptEncoding)
+        }
+        var preferences = AcceptEncoding.Preferences()
+        headers.forEachValue(named: "accept-encoding", in: request) { preferences.add($0) }
+        return preferences.choice
+    }
+
+    /// Whether If-None-Match (every line of it) names `etag` as sent in `coding`.
+    private func ifNoneMatch(_ head: RequestHead, _ request: UnsafeRawBufferPointer,
+                             etag: UnsafeRawBufferPointer, coding: ContentCoding) -> Bool {
+        guard head.ifNoneMatchRepeated else {
+            return ETagVariant.ifNoneMatchMatches(head.ifNoneMatch.bytes(in: request), etag: etag, coding: coding)
+        }
+        var matched = false
+        headers.forEachValue(named: "if-none-match", in: request) {
+            if ETagVariant.ifNoneMatchMatches($0, etag: etag, coding: coding) { matched = true }
+        }
+        return matched
     }
 
     private func writeFixed(_ fixed: PrerenderedResponse, _ route: CompiledRoutes.Entry, _ head: RequestHead,
@@ -97,7 +135,7 @@ extension HTTPLoop {
         let coding: ContentCoding = fixed.negotiates ? negotiatedCoding(head, request) : .identity
         let variant = fixed.variants[Int(coding.rawValue)]
         if head.hasIfNoneMatch, let etag = fixed.etag, head.method == .get || head.method == .head,
-           etag.withUnsafeBytes({ ETagVariant.ifNoneMatchMatches(head.ifNoneMatch.bytes(in: request), etag: $0, coding: coding) }) {
+           etag.withUnsafeBytes({ ifNoneMatch(head, request, etag: $0, coding: coding) }) {
             output.append(StatusLine.table[304])
             appendCommonLines(c, head)
             output.append(variant.notModifiedHead)
@@ -119,14 +157,14 @@ extension HTTPLoop {
         var coding = ContentCoding.identity
         var varies = false
         if route.compress, !response.isEncoded, !response.noTransform, StatusLine.allowsBody(status), status != 206,
-           body.count >= routes.compression.minBytes, let type = response.contentType,
+           !body.isEmpty, body.count >= routes.compression.minBytes, let type = response.contentType,
            CompressiblePolicy.isCompressible(contentType: type.bytes(in: response.headerLines.readable)) {
             varies = true
             coding = negotiatedCoding(head, request)
         }
         let etag = response.etag.map { $0.bytes(in: response.headerLines.readable) }
         if let etag, status == 200, head.hasIfNoneMatch, head.method == .get || head.method == .head,
-           ETagVariant.ifNoneMatchMatches(head.ifNoneMatch.bytes(in: request), etag: etag, coding: coding) {
+           ifNoneMatch(head, request, etag: etag, coding: coding) {
             status = 304
         }
         if coding != .identity, status != 304 {

@@ -186,6 +186,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             c.pointee.phase = .awaitingRequest
             c.pointee.deadline = loop.now + UInt64(limits.headerTimeoutMs)
             c.pointee.peer = Self.peerAddress(&address, isUnix: listener.isUnix)
+            c.pointee.isUnixPeer = listener.isUnix
             openCount += 1
             do {
                 try loop.selector.add(fd, tag: tag(slot), interest: .read)
@@ -482,6 +483,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     /// Every 10–250 ms: close connections whose head, idle, write or linger
     /// time is up. A partial head gets 408 first.
     private func sweep() {
+        date.refresh()   // a 408 written here carries the time it is sent
         let now = loop.now
         for slot in 0..<usedSlots {
             let c = table + slot

@@ -9,44 +9,63 @@ public enum AcceptEncoding {
     /// none. A malformed q-value makes its entry unacceptable.
     public static func negotiate(_ value: UnsafeRawBufferPointer, hasHeader: Bool) -> ContentCoding {
         guard hasHeader else { return .identity }
+        var preferences = Preferences()
+        preferences.add(value)
+        return preferences.choice
+    }
+
+    /// What one or more Accept-Encoding lines ask for; several lines
+    /// combine into one list (RFC 9110 §5.3).
+    public struct Preferences {
         var gzip = -1, deflate = -1, identity = -1, star = -1
-        var i = 0
-        let n = value.count
-        while i < n {
-            while i < n, value[i] == 0x20 || value[i] == 0x09 || value[i] == 0x2C { i += 1 }
-            let start = i
-            while i < n, value[i] != 0x2C, value[i] != 0x3B, value[i] != 0x20, value[i] != 0x09 { i += 1 }
-            let coding = UnsafeRawBufferPointer(rebasing: value[start..<i])
-            var q = 1000
-            // Parameters up to the next comma; only q matters.
-            while i < n, value[i] != 0x2C {
-                if value[i] == 0x3B {
-                    i += 1
-                    while i < n, value[i] == 0x20 || value[i] == 0x09 { i += 1 }
-                    let paramStart = i
-                    while i < n, value[i] != 0x2C, value[i] != 0x3B { i += 1 }
-                    var paramEnd = i
-                    while paramEnd > paramStart, value[paramEnd - 1] == 0x20 || value[paramEnd - 1] == 0x09 { paramEnd -= 1 }
-                    let param = UnsafeRawBufferPointer(rebasing: value[paramStart..<paramEnd])
-                    if param.count >= 2, param[0] | 0x20 == 0x71, param[1] == 0x3D {
-                        q = parseQ(UnsafeRawBufferPointer(rebasing: param[2...])) ?? 0
+
+        public init() {}
+
+        /// Adds the entries of one Accept-Encoding value.
+        public mutating func add(_ value: UnsafeRawBufferPointer) {
+            var i = 0
+            let n = value.count
+            while i < n {
+                while i < n, value[i] == 0x20 || value[i] == 0x09 || value[i] == 0x2C { i += 1 }
+                let start = i
+                while i < n, value[i] != 0x2C, value[i] != 0x3B, value[i] != 0x20, value[i] != 0x09 { i += 1 }
+                let coding = UnsafeRawBufferPointer(rebasing: value[start..<i])
+                var q = 1000
+                // Parameters up to the next comma; only q matters.
+                while i < n, value[i] != 0x2C {
+                    if value[i] == 0x3B {
+                        i += 1
+                        while i < n, value[i] == 0x20 || value[i] == 0x09 { i += 1 }
+                        let paramStart = i
+                        while i < n, value[i] != 0x2C, value[i] != 0x3B { i += 1 }
+                        var paramEnd = i
+                        while paramEnd > paramStart, value[paramEnd - 1] == 0x20 || value[paramEnd - 1] == 0x09 { paramEnd -= 1 }
+                        let param = UnsafeRawBufferPointer(rebasing: value[paramStart..<paramEnd])
+                        if param.count >= 2, param[0] | 0x20 == 0x71, param[1] == 0x3D {
+                            q = AcceptEncoding.parseQ(UnsafeRawBufferPointer(rebasing: param[2...])) ?? 0
+                        }
+                    } else {
+                        i += 1
                     }
-                } else {
-                    i += 1
                 }
+                if coding.isEmpty { continue }
+                if AcceptEncoding.equals(coding, "gzip") || AcceptEncoding.equals(coding, "x-gzip") { gzip = max(gzip, q) }
+                else if AcceptEncoding.equals(coding, "deflate") { deflate = max(deflate, q) }
+                else if AcceptEncoding.equals(coding, "identity") { identity = max(identity, q) }
+                else if AcceptEncoding.equals(coding, "*") { star = max(star, q) }
             }
-            if coding.isEmpty { continue }
-            if equals(coding, "gzip") || equals(coding, "x-gzip") { gzip = max(gzip, q) }
-            else if equals(coding, "deflate") { deflate = max(deflate, q) }
-            else if equals(coding, "identity") { identity = max(identity, q) }
-            else if equals(coding, "*") { star = max(star, q) }
         }
-        if gzip < 0 { gzip = star < 0 ? 0 : star }
-        if deflate < 0 { deflate = star < 0 ? 0 : star }
-        if identity < 0 { identity = star == 0 ? 0 : 1 }   // identity's own default is "acceptable"
-        if gzip > 0, gzip >= deflate, gzip >= identity { return .gzip }
-        if deflate > 0, deflate >= identity { return .deflate }
-        return .identity
+
+        /// The acceptable coding with the highest q-value, gzip before deflate
+        /// before identity on ties.
+        public var choice: ContentCoding {
+            let gzip = self.gzip >= 0 ? self.gzip : max(star, 0)
+            let deflate = self.deflate >= 0 ? self.deflate : max(star, 0)
+            let identity = self.identity >= 0 ? self.identity : (star == 0 ? 0 : 1)   // identity's own default is "acceptable"
+            if gzip > 0, gzip >= deflate, gzip >= identity { return .gzip }
+            if deflate > 0, deflate >= identity { return .deflate }
+            return .identity
+        }
     }
 
     /// `0`, `0.5`, `1`, `1.000`: thousandths, or nil if malformed.

@@ -1,30 +1,45 @@
 /// Which media types are worth compressing: an allow-list of text-like
 /// types. Images, video, archives and anything unknown are left alone, and
 /// `text/event-stream` never, since compression would hold events back.
+/// Compared on bytes, case-insensitively, without allocating.
 public enum CompressiblePolicy {
     public static func isCompressible(contentType: UnsafeRawBufferPointer) -> Bool {
-        // Media type up to parameters, trimmed, lower-cased into a small buffer.
+        // The media type: up to parameters, trimmed.
         var end = 0
         while end < contentType.count, contentType[end] != 0x3B { end += 1 }
         while end > 0, contentType[end - 1] == 0x20 || contentType[end - 1] == 0x09 { end -= 1 }
         var start = 0
         while start < end, contentType[start] == 0x20 || contentType[start] == 0x09 { start += 1 }
-        guard end - start > 0, end - start <= 127 else { return false }
-        var lower = [UInt8](repeating: 0, count: end - start)
-        for i in start..<end {
-            let c = contentType[i]
-            lower[i - start] = c >= 0x41 && c <= 0x5A ? c | 0x20 : c
-        }
-        let type = String(decoding: lower, as: UTF8.self)
-        if type == "text/event-stream" { return false }
-        if type.hasPrefix("text/") { return true }
-        if allowed.contains(type) { return true }
-        return type.hasPrefix("application/") && (type.hasSuffix("+json") || type.hasSuffix("+xml"))
+        let type = UnsafeRawBufferPointer(rebasing: contentType[start..<end])
+        if type.isEmpty || equals(type, "text/event-stream") { return false }
+        if hasPrefix(type, "text/") { return true }
+        for allowed in allowed where equals(type, allowed) { return true }
+        return hasPrefix(type, "application/") && (hasSuffix(type, "+json") || hasSuffix(type, "+xml"))
     }
 
-    static let allowed: Set<String> = [
+    static let allowed: [StaticString] = [
         "application/json", "application/javascript", "application/x-javascript", "application/ecmascript",
-        "application/xml", "application/xhtml+xml", "image/svg+xml", "application/wasm",
-        "application/manifest+json", "application/graphql", "application/x-ndjson",
+        "application/xml", "image/svg+xml", "application/wasm", "application/graphql", "application/x-ndjson",
     ]
+
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        bytes.count == lower.utf8CodeUnitCount && hasPrefix(bytes, lower)
+    }
+
+    private static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        let n = lower.utf8CodeUnitCount
+        guard bytes.count >= n else { return false }
+        for i in 0..<n where folded(bytes[i]) != lower.utf8Start[i] { return false }
+        return true
+    }
+
+    private static func hasSuffix(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        let n = lower.utf8CodeUnitCount
+        guard bytes.count >= n else { return false }
+        let offset = bytes.count - n
+        for i in 0..<n where folded(bytes[offset + i]) != lower.utf8Start[i] { return false }
+        return true
+    }
+
+    @inline(__always) private static func folded(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
 }

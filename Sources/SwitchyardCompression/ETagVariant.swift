@@ -16,8 +16,10 @@ public enum ETagVariant {
     }
 
     /// Whether an If-None-Match value (`*` or a list of entity tags) matches
-    /// `etag` by weak comparison (RFC 9110 §8.8.3.2), counting a candidate
-    /// equal to the tag with `coding`'s suffix as a match.
+    /// `etag` as sent in `coding`, by weak comparison (RFC 9110 §8.8.3.2):
+    /// the tag itself for identity, the tag with `coding`'s suffix otherwise.
+    /// A cache holding the identity copy gets the gzip one anew, not a 304
+    /// it could not use.
     public static func ifNoneMatchMatches(_ header: UnsafeRawBufferPointer, etag: UnsafeRawBufferPointer,
                                           coding: ContentCoding) -> Bool {
         let tag = opaque(etag)
@@ -36,7 +38,7 @@ public enum ETagVariant {
             guard i < n else { return false }
             i += 1
             let candidate = UnsafeRawBufferPointer(rebasing: header[start..<i])
-            if candidate.elementsEqual(tag) { return true }
+            if suffix.utf8CodeUnitCount == 0, candidate.elementsEqual(tag) { return true }
             if suffix.utf8CodeUnitCount > 0, candidate.count == tag.count + suffix.utf8CodeUnitCount,
                candidate.prefix(tag.count - 1).elementsEqual(tag.prefix(tag.count - 1)),
                UnsafeRawBufferPointer(rebasing: candidate[(tag.count - 1)..<(candidate.count - 1)])

@@ -16,6 +16,15 @@ public struct HeaderTable {
         return storage[i]
     }
 
+    /// Calls `body` with the value of each field named `lowercaseName` (any case on the wire).
+    @inlinable public func forEachValue(named lowercaseName: StaticString, in buffer: UnsafeRawBufferPointer,
+                                        _ body: (UnsafeRawBufferPointer) -> Void) {
+        for i in 0..<count {
+            let field = storage[i]
+            if equalsIgnoringCase(field.name.bytes(in: buffer), lowercaseName) { body(field.value.bytes(in: buffer)) }
+        }
+    }
+
     mutating func append(_ field: HeaderField) -> Bool {
         if count == HeaderTable.capacity { return false }
         storage[count] = field

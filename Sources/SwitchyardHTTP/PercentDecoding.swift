@@ -1,9 +1,12 @@
-/// Percent-decoding of a request path, done once before routing.
+/// The request path, made ready for routing: `%XX` decoded once, and the
+/// shapes that would let a path mean one thing here and another elsewhere
+/// refused rather than guessed at.
 public enum PercentDecoding {
-    /// Appends `path` with each `%XX` decoded to `out`. Returns false for a
-    /// malformed escape (`%G1`, a `%` near the end) or an encoded NUL, which
-    /// the server answers 400.
-    public static func decodePath(_ path: UnsafeRawBufferPointer, into out: inout ByteBuffer) -> Bool {
+    /// Appends `path` with each `%XX` decoded to `out`. Returns why not
+    /// instead: a malformed escape (`%G1`, a `%` near the end), an encoded
+    /// NUL, or an encoded `/` — which would split or join segments
+    /// differently from a proxy that routes on the raw path (RFC 3986 §2.2).
+    public static func decodePath(_ path: UnsafeRawBufferPointer, into out: inout ByteBuffer) -> StaticReason? {
         out.reserve(path.count)
         var i = 0
         let n = path.count
@@ -11,9 +14,10 @@ public enum PercentDecoding {
             let c = path[i]
             if c == 0x25 {
                 guard i + 2 < n, let hi = ChunkedDecoder.hexValue(path[i + 1]),
-                      let lo = ChunkedDecoder.hexValue(path[i + 2]) else { return false }
+                      let lo = ChunkedDecoder.hexValue(path[i + 2]) else { return .invalidPercentEncoding }
                 let byte = UInt8(hi << 4 | lo)
-                if byte == 0 { return false }
+                if byte == 0 { return .invalidPercentEncoding }
+                if byte == 0x2F { return .encodedSlash }
                 out.append(byte)
                 i += 3
             } else {
@@ -21,11 +25,27 @@ public enum PercentDecoding {
                 i += 1
             }
         }
-        return true
+        return nil
     }
 
     /// Whether `path` contains a `%` at all (the common case needs no copy).
     @inlinable public static func needsDecoding(_ path: UnsafeRawBufferPointer) -> Bool {
         path.contains(0x25)
+    }
+
+    /// Whether a segment of the (decoded) path is `.` or `..`. Clients
+    /// resolve these before sending (RFC 3986 §5.2.4); one that arrives is
+    /// refused rather than resolved, so no route sees a path that climbs.
+    @inlinable public static func hasDotSegment(_ path: UnsafeRawBufferPointer) -> Bool {
+        let n = path.count
+        var i = 0
+        while i < n {
+            if path[i] == 0x2F, i + 1 < n, path[i + 1] == 0x2E {
+                let after = i + 2 < n && path[i + 2] == 0x2E ? i + 3 : i + 2
+                if after == n || path[after] == 0x2F { return true }
+            }
+            i += 1
+        }
+        return false
     }
 }

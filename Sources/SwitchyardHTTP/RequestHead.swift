@@ -59,10 +59,15 @@ public struct RequestHead: Sendable, Equatable {
     public var keepAlive = true
     public var expectContinue = false
     public var host: ByteRange = .empty
+    /// The first Accept-Encoding line; `acceptEncodingRepeated` when more
+    /// follow, whose lists combine with it (RFC 9110 §5.3).
     public var acceptEncoding: ByteRange = .empty
     public var hasAcceptEncoding = false
+    public var acceptEncodingRepeated = false
+    /// The first If-None-Match line, likewise.
     public var ifNoneMatch: ByteRange = .empty
     public var hasIfNoneMatch = false
+    public var ifNoneMatchRepeated = false
 
     @inlinable public init() {}
 }
@@ -138,6 +143,8 @@ public enum StaticReason: String, Sendable, Hashable {
     case invalidChunkFraming = "invalid chunk framing"
     case chunkLineTooLong = "chunk size line too long"
     case invalidPercentEncoding = "invalid percent-encoding in path"
+    case encodedSlash = "encoded slash in path"
+    case dotSegment = "dot segment in path"
     case tooManyHeaders = "too many header fields"
 
     public var text: String { rawValue }

@@ -185,7 +185,8 @@ public struct RequestParser: Sendable {
                     else if equalsIgnoringCase(token, "keep-alive") { connectionKeepAlive = true }
                 }
             case 13 where equalsIgnoringCase(name, "if-none-match"):
-                head.ifNoneMatch = field.value; head.hasIfNoneMatch = true
+                if head.hasIfNoneMatch { head.ifNoneMatchRepeated = true }
+                else { head.ifNoneMatch = field.value; head.hasIfNoneMatch = true }
             case 14 where equalsIgnoringCase(name, "content-length"):
                 guard let length = Self.contentLength(value) else {
                     return .invalid(.badRequest(.invalidContentLength))
@@ -195,7 +196,8 @@ public struct RequestParser: Sendable {
                 }
                 contentLength = length
             case 15 where equalsIgnoringCase(name, "accept-encoding"):
-                head.acceptEncoding = field.value; head.hasAcceptEncoding = true
+                if head.hasAcceptEncoding { head.acceptEncodingRepeated = true }
+                else { head.acceptEncoding = field.value; head.hasAcceptEncoding = true }
             case 17 where equalsIgnoringCase(name, "transfer-encoding"):
                 transferEncoding = true
                 Self.forEachListElement(value) { coding in
@@ -251,6 +253,8 @@ public struct RequestParser: Sendable {
         if p[start] == 0x2F {
             // origin-form
         } else if end - start == 1, p[start] == 0x2A {
+            // asterisk-form is for OPTIONS only (RFC 9112 §3.2.4)
+            guard head.method == .options else { return .badRequest(.invalidTarget) }
             head.path = ByteRange(start, end)
             return nil
         } else {
@@ -265,8 +269,10 @@ public struct RequestParser: Sendable {
                 return .badRequest(.invalidTarget)
             }
             pathStart = start + schemeLength
-            if pathStart == end { return .badRequest(.invalidTarget) }
             while pathStart < end, p[pathStart] != 0x2F, p[pathStart] != 0x3F { pathStart += 1 }
+            // An http(s) URI has a host (RFC 9110 §4.2.1): not empty, not just userinfo.
+            let hostStart = start + schemeLength
+            if pathStart == hostStart || p[pathStart - 1] == 0x40 { return .badRequest(.invalidTarget) }
         }
         var queryStart = pathStart
         while queryStart < end, p[queryStart] != 0x3F { queryStart += 1 }

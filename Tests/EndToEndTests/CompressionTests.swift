@@ -124,4 +124,35 @@ struct CompressionTests {
         #expect(after.status == 200, "after HEAD: \(visible(after.raw))")
         #expect(after.bodyString == "hello\n", "HEAD seems to have carried a body: \(visible(after.raw))")
     }
+
+    @Test("Accept-Encoding over two lines combines: gzip;q=0 then * gets deflate, not gzip")
+    func repeatedAcceptEncoding() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let response = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip;q=0\r\nAccept-Encoding: *\r\n\r\n")
+        #expect(response.header("Content-Encoding") == "deflate")
+    }
+
+    @Test("If-None-Match: the gzip tag gets 304 for gzip; the identity tag does not, nor does a 404's")
+    func conditionalRequests() throws {
+        var config = Self.config
+        config.routes.append(#"{ path: /missing, handler: builtin.text, mode: sync, options: { status: 404, body: "gone" } }"#)
+        let daemon = try Daemon(config)
+        defer { daemon.stop() }
+        let plain = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        let tag = try #require(plain.header("ETag"))
+        let gzipTag = String(tag.dropLast()) + "-gzip\""
+        let hit = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nIf-None-Match: \(gzipTag)\r\n\r\n", head: true)
+        #expect(hit.status == 304)
+        #expect(hit.header("ETag") == gzipTag)
+        #expect(hit.header("Vary") == "Accept-Encoding")
+        let other = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nIf-None-Match: \(tag)\r\n\r\n")
+        #expect(other.status == 200, "an identity copy is not the gzip representation")
+        #expect(other.header("Content-Encoding") == "gzip")
+        let twoLines = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nIf-None-Match: \(tag)\r\n\r\n", head: true)
+        #expect(twoLines.status == 304, "every If-None-Match line counts")
+        let missing = try daemon.request("GET /missing HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n")
+        #expect(missing.status == 404)
+        #expect(missing.header("ETag") == nil)
+    }
 }

@@ -48,4 +48,43 @@ struct RoutingTests {
         #expect(wrongMethod.status == 405)
         #expect(wrongMethod.header("Allow") == "PUT")
     }
+
+    @Test("paths that would mean one thing here and another behind a proxy are 400", arguments: [
+        ("GET /a%2Fb HTTP/1.1", "encoded slash in path"),
+        ("GET /echo/%2e%2e/etc HTTP/1.1", "dot segment in path"),
+        ("GET /echo/../hello HTTP/1.1", "dot segment in path"),
+        ("GET http:///hello HTTP/1.1", "invalid request target"),
+        ("GET * HTTP/1.1", "invalid request target"),
+    ])
+    func refusedPaths(_ requestLine: String, _ reason: String) throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let response = try daemon.request("\(requestLine)\r\nHost: localhost\r\n\r\n")
+        #expect(response.status == 400)
+        #expect(response.bodyString == reason + "\n")
+    }
+
+    @Test("a catch-all /{rest...} also answers /")
+    func catchAllRoot() throws {
+        let daemon = try Daemon(DaemonConfig(routes: [#"{ path: "/{rest...}", handler: builtin.text, mode: sync, options: { body: "any" } }"#]))
+        defer { daemon.stop() }
+        for path in ["/", "/a", "/a/b/"] {
+            #expect(try daemon.request("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n").bodyString == "any", "GET \(path)")
+        }
+    }
+
+    @Test("allow: [\"::1\"] admits a unix-socket client (local) and refuses nobody on loopback")
+    func unixPeerIsLoopback() throws {
+        let socketPath = "/tmp/sy-allow-\(getpid()).sock"
+        let daemon = try Daemon(DaemonConfig(listen: ["127.0.0.1:0", "unix:\(socketPath)"], routes: [
+            #"{ path: /local, handler: builtin.text, mode: sync, allow: ["::1"], options: { body: "local" } }"#,
+            #"{ path: /elsewhere, handler: builtin.text, mode: sync, allow: ["10.0.0.0/8"], options: { body: "x" } }"#,
+        ]))
+        defer { daemon.stop() }
+        let client = try RawClient(unixPath: socketPath)
+        try client.send("GET /local HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try client.readResponse().bodyString == "local")
+        try client.send("GET /elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try client.readResponse().status == 403)
+    }
 }

@@ -94,21 +94,33 @@ extension ChunkedDecoderTests {
 @Suite("Percent-decoding")
 struct PercentDecodingTests {
     @Test(arguments: [
-        ("/plain", "/plain"), ("/h%65llo", "/hello"), ("/a%20b", "/a b"), ("/%2F", "//"),
-        ("/caf%C3%A9", "/café"), ("/%7e", "/~"),
+        ("/plain", "/plain"), ("/h%65llo", "/hello"), ("/a%20b", "/a b"), ("/caf%C3%A9", "/café"), ("/%7e", "/~"),
+        ("/a%2eb", "/a.b"),
     ])
     func decodes(_ input: String, _ expected: String) {
         var out = ByteBuffer()
         defer { out.release() }
-        let ok = Array(input.utf8).withUnsafeBytes { PercentDecoding.decodePath($0, into: &out) }
-        #expect(ok)
+        let refusal = Array(input.utf8).withUnsafeBytes { PercentDecoding.decodePath($0, into: &out) }
+        #expect(refusal == nil)
         #expect(String(decoding: out.readable, as: UTF8.self) == expected)
     }
 
-    @Test(arguments: ["/%G1", "/%4", "/%", "/a%00b", "/%%41"])
-    func refuses(_ input: String) {
+    @Test(arguments: [
+        ("/%G1", StaticReason.invalidPercentEncoding), ("/%4", .invalidPercentEncoding), ("/%", .invalidPercentEncoding),
+        ("/a%00b", .invalidPercentEncoding), ("/%%41", .invalidPercentEncoding),
+        ("/a%2Fb", .encodedSlash), ("/a%2fb", .encodedSlash),
+    ])
+    func refuses(_ input: String, _ reason: StaticReason) {
         var out = ByteBuffer()
         defer { out.release() }
-        #expect(!Array(input.utf8).withUnsafeBytes { PercentDecoding.decodePath($0, into: &out) })
+        #expect(Array(input.utf8).withUnsafeBytes { PercentDecoding.decodePath($0, into: &out) } == reason)
+    }
+
+    @Test(arguments: [
+        ("/a/../b", true), ("/a/./b", true), ("/..", true), ("/.", true), ("/a/..", true),
+        ("/a/.b", false), ("/a/..b", false), ("/a./b", false), ("/...", false), ("/", false), ("/a/b", false),
+    ])
+    func dotSegments(_ path: String, _ found: Bool) {
+        #expect(Array(path.utf8).withUnsafeBytes { PercentDecoding.hasDotSegment($0) } == found, "\(path)")
     }
 }

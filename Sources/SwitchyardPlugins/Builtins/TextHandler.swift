@@ -8,11 +8,13 @@ enum TextHandler {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in body { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let hex = String(hash, radix: 16)
+        let status = options["status"]?.intValue ?? 200
         return FixedContent(
-            status: options["status"]?.intValue ?? 200,
+            status: status,
             contentType: options["content_type"]?.stringValue ?? "text/plain; charset=utf-8",
             body: body,
-            etag: "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\"")
+            // An ETag names a representation; a 4xx or 5xx answer has none worth revalidating.
+            etag: (200...299).contains(status) ? "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\"" : nil)
     }
 
     /// 204 and 304 answers carry no body (RFC 9110 §15.3.5, §15.4.5).
