@@ -46,38 +46,49 @@ final class CompiledRoutes: Sendable {
 }
 
 /// A fixed response rendered once per content coding: everything after the
-/// status line and the per-request lines (Server, Date, Connection).
-final class PrerenderedResponse: Sendable {
-    final class Variant: Sendable {
+/// status line and the per-request lines (Server, Date, Connection). Kept in
+/// plain memory owned by this object, so writing one retains nothing.
+final class PrerenderedResponse: @unchecked Sendable {
+    struct Variant {
         /// Header lines from Content-Type to the blank line.
-        let head: [UInt8]
-        let body: [UInt8]
+        let head: UnsafeRawBufferPointer
+        let body: UnsafeRawBufferPointer
         /// Head of the 304 answer for a matching If-None-Match.
-        let notModifiedHead: [UInt8]
-
-        init(head: [UInt8], body: [UInt8], notModifiedHead: [UInt8]) {
-            self.head = head; self.body = body; self.notModifiedHead = notModifiedHead
-        }
+        let notModifiedHead: UnsafeRawBufferPointer
     }
 
-    let statusLine: [UInt8]
-    /// identity, gzip, deflate — indexed by `ContentCoding.rawValue`.
-    let variants: [Variant]
+    let statusLine: UnsafeRawBufferPointer
+    let identity: Variant, gzip: Variant, deflate: Variant
     /// Whether the coding is negotiated (body compressible and large enough).
     let negotiates: Bool
     /// The identity ETag, quoted, for If-None-Match.
-    let etag: [UInt8]?
+    let etag: UnsafeRawBufferPointer?
+    private let owned: [UnsafeMutableRawBufferPointer]
+
+    @inline(__always) func variant(_ coding: ContentCoding) -> Variant {
+        switch coding {
+        case .identity: return identity
+        case .gzip: return gzip
+        case .deflate: return deflate
+        }
+    }
 
     init(_ content: FixedContent, compress: Bool, settings: CompressionSettings) {
-        statusLine = StatusLine.table[content.status]
-        etag = content.etag.map { Array($0.utf8) }
+        var owned: [UnsafeMutableRawBufferPointer] = []
+        func keep(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
+            let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+            memory.copyBytes(from: bytes)
+            owned.append(memory)
+            return UnsafeRawBufferPointer(memory)
+        }
+        statusLine = keep(StatusLine.table[content.status])
+        etag = content.etag.map { keep(Array($0.utf8)) }
         let typeBytes = Array(content.contentType.utf8)
         let deflater = Deflater(level: settings.level)   // nil only without memory: then identity only
-        let negotiates = deflater != nil && compress && content.body.count >= settings.minBytes
+        let negotiates = deflater != nil && compress && content.body.count >= settings.minBytes && !content.body.isEmpty
             && typeBytes.withUnsafeBytes { CompressiblePolicy.isCompressible(contentType: $0) }
             && StatusLine.allowsBody(content.status) && content.status != 206
-        var variants: [Variant] = []
-        for coding in [ContentCoding.identity, .gzip, .deflate] {
+        func render(_ coding: ContentCoding) -> Variant {
             var body = content.body
             if negotiates, coding != .identity {
                 var out = ByteBuffer()
@@ -105,9 +116,14 @@ final class PrerenderedResponse: Sendable {
             let head = Array("Content-Type: \(content.contentType)\r\n".utf8) + etagLine
                 + Array("\(varyAndCoding)\(length)\r\n".utf8)
             let notModified = etagLine + Array(negotiates ? "Vary: Accept-Encoding\r\n\r\n".utf8 : "\r\n".utf8)
-            variants.append(Variant(head: head, body: body, notModifiedHead: notModified))
+            return Variant(head: keep(head), body: keep(body), notModifiedHead: keep(notModified))
         }
-        self.variants = variants
+        identity = render(.identity)
+        gzip = render(.gzip)
+        deflate = render(.deflate)
         self.negotiates = negotiates
+        self.owned = owned
     }
+
+    deinit { owned.forEach { $0.deallocate() } }
 }

@@ -40,9 +40,13 @@ extension HTTPLoop {
                 answerSimple(403, "forbidden\n", c, head, isHead: isHead)
                 return
             }
+            if let fixed = route.fixed {
+                writeFixed(fixed, route, head, request, c)
+                return
+            }
             switch route.handler {
             case .fixed:
-                writeFixed(route.fixed!, route, head, request, c)
+                preconditionFailure("fixed routes are prerendered")
             case .sync(let handler):
                 response.reset()
                 let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
@@ -133,9 +137,9 @@ extension HTTPLoop {
     private func writeFixed(_ fixed: PrerenderedResponse, _ route: CompiledRoutes.Entry, _ head: RequestHead,
                             _ request: UnsafeRawBufferPointer, _ c: UnsafeMutablePointer<Connection>) {
         let coding: ContentCoding = fixed.negotiates ? negotiatedCoding(head, request) : .identity
-        let variant = fixed.variants[Int(coding.rawValue)]
+        let variant = fixed.variant(coding)
         if head.hasIfNoneMatch, let etag = fixed.etag, head.method == .get || head.method == .head,
-           etag.withUnsafeBytes({ ifNoneMatch(head, request, etag: $0, coding: coding) }) {
+           ifNoneMatch(head, request, etag: etag, coding: coding) {
             output.append(StatusLine.table[304])
             appendCommonLines(c, head)
             output.append(variant.notModifiedHead)

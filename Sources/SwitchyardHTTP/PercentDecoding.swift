@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The request path, made ready for routing: `%XX` decoded once, and the
 /// shapes that would let a path mean one thing here and another elsewhere
 /// refused rather than guessed at.
@@ -36,15 +40,19 @@ public enum PercentDecoding {
     /// Whether a segment of the (decoded) path is `.` or `..`. Clients
     /// resolve these before sending (RFC 3986 §5.2.4); one that arrives is
     /// refused rather than resolved, so no route sees a path that climbs.
-    @inlinable public static func hasDotSegment(_ path: UnsafeRawBufferPointer) -> Bool {
+    public static func hasDotSegment(_ path: UnsafeRawBufferPointer) -> Bool {
+        guard let base = path.baseAddress else { return false }
+        let p = base.assumingMemoryBound(to: UInt8.self)
         let n = path.count
+        // Most paths hold no '.' at all: one memchr decides.
         var i = 0
-        while i < n {
-            if path[i] == 0x2F, i + 1 < n, path[i + 1] == 0x2E {
-                let after = i + 2 < n && path[i + 2] == 0x2E ? i + 3 : i + 2
-                if after == n || path[after] == 0x2F { return true }
+        while i < n, let dot = memchr(p + i, 0x2E, n - i) {
+            let at = base.distance(to: dot)
+            if at > 0, p[at - 1] == 0x2F {
+                let after = at + 1 < n && p[at + 1] == 0x2E ? at + 2 : at + 1
+                if after == n || p[after] == 0x2F { return true }
             }
-            i += 1
+            i = at + 1
         }
         return false
     }

@@ -42,7 +42,8 @@ public enum RouteMatch: Equatable, Sendable {
 /// bytes. Matching walks the tree most-specific first (literal, then
 /// `{param}`, then `{rest...}`), backtracking when a branch fails, and
 /// allocates nothing. Immutable after `init`; safe to share across threads.
-public final class Router: Sendable {
+/// The tables are plain memory, not arrays, so a match retains nothing.
+public final class Router: @unchecked Sendable {
     public struct Route: Sendable {
         public var pattern: RoutePattern
         public var methods: MethodSet
@@ -61,11 +62,11 @@ public final class Router: Sendable {
         var child: Int
     }
 
-    private let nodes: [Node]
-    private let edges: [Edge]
-    private let literalBytes: [UInt8]
-    private let routeLists: [Int]
-    private let methods: [MethodSet]
+    private let nodes: UnsafeMutableBufferPointer<Node>
+    private let edges: UnsafeMutableBufferPointer<Edge>
+    private let literalBytes: UnsafeMutableBufferPointer<UInt8>
+    private let routeLists: UnsafeMutableBufferPointer<Int>
+    private let methods: UnsafeMutableBufferPointer<MethodSet>
 
     /// Compiles `routes`. Precondition: `conflicts(routes)` is empty.
     public init(routes: [Route]) {
@@ -123,11 +124,21 @@ public final class Router: Sendable {
             return id
         }
         _ = flatten(root)
-        self.nodes = nodes
-        self.edges = edges
-        self.literalBytes = bytes
-        self.routeLists = lists
-        self.methods = routes.map(\.methods)
+        self.nodes = Self.frozen(nodes)
+        self.edges = Self.frozen(edges)
+        self.literalBytes = Self.frozen(bytes)
+        self.routeLists = Self.frozen(lists)
+        self.methods = Self.frozen(routes.map(\.methods))
+    }
+
+    private static func frozen<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
+        let memory = UnsafeMutableBufferPointer<T>.allocate(capacity: array.count)
+        _ = memory.initialize(from: array)
+        return memory
+    }
+
+    deinit {
+        nodes.deallocate(); edges.deallocate(); literalBytes.deallocate(); routeLists.deallocate(); methods.deallocate()
     }
 
     /// Pairs of routes (i < j) that can never be told apart: the same shape
@@ -162,19 +173,10 @@ public final class Router: Sendable {
         guard path.first == UInt8(ascii: "/") else { return .notFound }
         var allowed = MethodSet()
         let start = path.count == 1 ? 1 : 0   // "/" has no segments
-        let found = nodes.withUnsafeBufferPointer { nodes in
-            edges.withUnsafeBufferPointer { edges in
-                literalBytes.withUnsafeBufferPointer { bytes in
-                    routeLists.withUnsafeBufferPointer { lists in
-                        methods.withUnsafeBufferPointer { methods in
-                            Walk(nodes: nodes, edges: edges, bytes: bytes, lists: lists, methods: methods,
-                                 path: path, method: method)
-                                .visit(0, start, &parameters, &allowed)
-                        }
-                    }
-                }
-            }
-        }
+        let found = Walk(nodes: UnsafeBufferPointer(nodes), edges: UnsafeBufferPointer(edges),
+                         bytes: UnsafeBufferPointer(literalBytes), lists: UnsafeBufferPointer(routeLists),
+                         methods: UnsafeBufferPointer(methods), path: path, method: method)
+            .visit(0, start, &parameters, &allowed)
         if let found { return .found(route: found) }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
