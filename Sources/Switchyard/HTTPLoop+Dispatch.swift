@@ -138,8 +138,12 @@ extension HTTPLoop {
                             _ request: UnsafeRawBufferPointer, _ c: UnsafeMutablePointer<Connection>) {
         let coding: ContentCoding = fixed.negotiates ? negotiatedCoding(head, request) : .identity
         let variant = fixed.variant(coding)
-        if head.hasIfNoneMatch, let etag = fixed.etag, head.method == .get || head.method == .head,
-           ifNoneMatch(head, request, etag: etag, coding: coding) {
+        if head.hasIfNoneMatch, let etag = fixed.etag, ifNoneMatch(head, request, etag: etag, coding: coding) {
+            guard head.method == .get || head.method == .head else {
+                // For other methods a matching If-None-Match is a failed precondition (RFC 9110 §13.1.2).
+                answerSimple(412, "precondition failed\n", c, head, isHead: false)
+                return
+            }
             output.append(StatusLine.table[304])
             appendCommonLines(c, head)
             output.append(variant.notModifiedHead)

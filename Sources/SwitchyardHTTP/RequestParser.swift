@@ -266,7 +266,8 @@ public struct RequestParser: Sendable {
             } else if target.count >= 8, equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: target[0..<8]), "https://") {
                 schemeLength = 8
             } else {
-                return .badRequest(.invalidTarget)
+                // CONNECT's authority-form asks for a tunnel, which this server does not open.
+                return head.method == .connect ? .methodNotImplemented : .badRequest(.invalidTarget)
             }
             pathStart = start + schemeLength
             while pathStart < end, p[pathStart] != 0x2F, p[pathStart] != 0x3F { pathStart += 1 }

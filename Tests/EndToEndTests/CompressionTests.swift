@@ -137,6 +137,7 @@ struct CompressionTests {
     func conditionalRequests() throws {
         var config = Self.config
         config.routes.append(#"{ path: /missing, handler: builtin.text, mode: sync, options: { status: 404, body: "gone" } }"#)
+        config.routes.append(#"{ path: /form, methods: [GET, POST], handler: builtin.text, mode: sync, options: { body: "form" } }"#)
         let daemon = try Daemon(config)
         defer { daemon.stop() }
         let plain = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -151,6 +152,8 @@ struct CompressionTests {
         #expect(other.header("Content-Encoding") == "gzip")
         let twoLines = try daemon.request("GET /big HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nIf-None-Match: \(tag)\r\n\r\n", head: true)
         #expect(twoLines.status == 304, "every If-None-Match line counts")
+        let post = try daemon.request("POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nIf-None-Match: *\r\n\r\n")
+        #expect(post.status == 412, "If-None-Match on POST is a precondition")
         let missing = try daemon.request("GET /missing HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n")
         #expect(missing.status == 404)
         #expect(missing.header("ETag") == nil)

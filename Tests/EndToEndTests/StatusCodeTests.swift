@@ -54,6 +54,7 @@ struct StatusCodeTests {
         RefusedRequest(name: "Transfer-Encoding: gzip",
                        wire: "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n", status: 501),
         RefusedRequest(name: "HTTP/2.0 request line", wire: "GET /hello HTTP/2.0\r\nHost: localhost\r\n\r\n", status: 505),
+        RefusedRequest(name: "CONNECT tunnel", wire: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", status: 501),
     ]
 
     @Test("refused, then closed", arguments: refusals)
