@@ -12,7 +12,8 @@ public struct DateCache {
 
     public init() { refresh() }
 
-    /// Re-formats if the wall-clock second changed; cheap otherwise.
+    /// Re-formats if the wall-clock second changed; cheap otherwise. Writes
+    /// the bytes in place, so a long-running loop allocates nothing for it.
     public mutating func refresh() {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME_COARSE, &ts)
@@ -22,14 +23,23 @@ public struct DateCache {
         var t = time_t(now)
         var parts = tm()
         gmtime_r(&t, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let text = "Date: \(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT\r\n"
-        withUnsafeMutableBytes(of: &line) { dst in
-            let bytes = Array(text.utf8)
-            precondition(bytes.count == DateCache.lineLength)
-            dst.copyBytes(from: bytes)
+        let days: StaticString = "SunMonTueWedThuFriSat"
+        let months: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
+        withUnsafeMutableBytes(of: &line) { out in
+            var i = 0
+            func put(_ byte: UInt8) { out[i] = byte; i += 1 }
+            func put(_ text: StaticString) { for k in 0..<text.utf8CodeUnitCount { put(text.utf8Start[k]) } }
+            func three(_ names: StaticString, _ index: Int32) { for k in 0..<3 { put(names.utf8Start[Int(index) * 3 + k]) } }
+            func digits(_ value: Int32, _ count: Int) {
+                var divisor: Int32 = 1
+                for _ in 1..<count { divisor *= 10 }
+                while divisor > 0 { put(UInt8(48 + value / divisor % 10)); divisor /= 10 }
+            }
+            put("Date: "); three(days, parts.tm_wday); put(", ")
+            digits(parts.tm_mday, 2); put(" "); three(months, parts.tm_mon); put(" "); digits(parts.tm_year + 1900, 4)
+            put(" "); digits(parts.tm_hour, 2); put(":"); digits(parts.tm_min, 2); put(":"); digits(parts.tm_sec, 2)
+            put(" GMT\r\n")
+            precondition(i == DateCache.lineLength)
         }
     }
 

@@ -89,6 +89,8 @@ public enum RequestError: Error, Sendable, Hashable {
     case methodNotImplemented
     /// 505
     case versionNotSupported
+    /// 417: an `Expect` other than `100-continue`, which the server cannot meet.
+    case expectationFailed
     /// 408
     case headerTimeout
     case bodyTimeout
@@ -101,6 +103,7 @@ public enum RequestError: Error, Sendable, Hashable {
         case .bodyTooLarge: return 413
         case .unsupportedTransferCoding, .methodNotImplemented: return 501
         case .versionNotSupported: return 505
+        case .expectationFailed: return 417
         case .headerTimeout, .bodyTimeout: return 408
         }
     }
@@ -114,6 +117,7 @@ public enum RequestError: Error, Sendable, Hashable {
         case .unsupportedTransferCoding: return "unsupported transfer coding"
         case .methodNotImplemented: return "method not implemented"
         case .versionNotSupported: return "HTTP version not supported"
+        case .expectationFailed: return "only Expect: 100-continue is supported"
         case .headerTimeout: return "request head not complete in time"
         case .bodyTimeout: return "request body not complete in time"
         }

@@ -178,7 +178,8 @@ public struct RequestParser: Sendable {
                 if hostCount > 1 { return .invalid(.badRequest(.duplicateHost)) }
                 head.host = field.value
             case 6 where equalsIgnoringCase(name, "expect"):
-                if equalsIgnoringCase(value, "100-continue") { head.expectContinue = true }
+                guard equalsIgnoringCase(value, "100-continue") else { return .invalid(.expectationFailed) }
+                head.expectContinue = true
             case 10 where equalsIgnoringCase(name, "connection"):
                 Self.forEachListElement(value) { token in
                     if equalsIgnoringCase(token, "close") { connectionClose = true }
