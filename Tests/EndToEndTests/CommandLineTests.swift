@@ -100,9 +100,11 @@ struct CommandLineTests {
 
     @Test("serve: a unix socket another instance serves is 'address in use'; the first keeps its socket")
     func unixSocketInUse() throws {
-        let first = try Daemon(DaemonConfig(listen: ["127.0.0.1:0", "unix:/tmp/sy-inuse-\(getpid()).sock"]))
+        let socketDir = try E2E.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: socketDir) }
+        let socketPath = socketDir.appendingPathComponent("s.sock").path
+        let first = try Daemon(DaemonConfig(listen: ["127.0.0.1:0", "unix:\(socketPath)"]))
         defer { first.stop() }
-        let socketPath = "/tmp/sy-inuse-\(getpid()).sock"
         let (dir, path) = try Self.write("""
             listen: ["unix:\(socketPath)"]
             routes:

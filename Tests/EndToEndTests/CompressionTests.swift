@@ -43,9 +43,8 @@ struct CompressionTests {
         #expect(fields.contains { $0.0 == "content-encoding" && $0.1.lowercased() == "gzip" }, "headers: \(fields)")
         #expect(fields.contains { $0.0 == "vary" && $0.1.lowercased().contains("accept-encoding") }, "headers: \(fields)")
         #expect(result.stdoutString == Self.bigBody, "decoded body differs (\(result.stdout.count) bytes)")
-        if let length = fields.first(where: { $0.0 == "content-length" }).flatMap({ Int($0.1) }) {
-            #expect(length < Self.bigBody.utf8.count, "compressed Content-Length \(length) is not smaller")
-        }
+        let length = try #require(fields.first(where: { $0.0 == "content-length" }).flatMap({ Int($0.1) }), "\(fields)")
+        #expect(length < Self.bigBody.utf8.count, "compressed Content-Length \(length) is not smaller")
     }
 
     @Test("compression: false on the route: identity even for curl --compressed")
@@ -67,7 +66,11 @@ struct CompressionTests {
         let response = try daemon.request("GET /big HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip;q=0\r\n\r\n")
         #expect(response.status == 200)
         #expect(response.header("Content-Encoding") == nil, "\(response.headers)")
+        #expect(response.header("Vary") == "Accept-Encoding", "identity was a choice, so it varies too")
         #expect(response.bodyString == Self.bigBody)
+        let none = try daemon.request("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(none.header("Content-Encoding") == nil)
+        #expect(none.header("Vary") == "Accept-Encoding")
     }
 
     @Test("a body under min_bytes gets identity")
@@ -77,6 +80,7 @@ struct CompressionTests {
         let response = try daemon.request("GET /small HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n")
         #expect(response.status == 200)
         #expect(response.header("Content-Encoding") == nil, "\(response.headers)")
+        #expect(response.header("Vary") == nil, "a small body is never compressed: nothing varies")
         #expect(response.bodyString == Self.smallBody)
     }
 
@@ -87,7 +91,7 @@ struct CompressionTests {
         let response = try daemon.request("GET /big HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n")
         #expect(response.status == 200)
         #expect(response.header("Content-Encoding")?.lowercased() == "gzip", "\(response.headers)")
-        guard response.header("Content-Encoding") != nil, let gzip = E2E.which("gzip") else { return }
+        let gzip = try #require(E2E.which("gzip"), "gzip is needed; scripts/test installs it")
         let file = daemon.dir.appendingPathComponent("body.gz")
         try Data(response.body).write(to: file)
         let result = try runProcess(gzip, ["-dc", file.path])
@@ -157,5 +161,40 @@ struct CompressionTests {
         let missing = try daemon.request("GET /missing HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n")
         #expect(missing.status == 404)
         #expect(missing.header("ETag") == nil)
+    }
+
+    @Test("never compressed: images, event streams, 206 — no Content-Encoding and no Vary", arguments: [
+        "content_type: image/png", "content_type: text/event-stream", "status: 206",
+    ])
+    func notCompressible(_ option: String) throws {
+        var config = Self.config
+        config.routes.append("{ path: /other, handler: builtin.text, mode: sync, options: { \(option), body: \(Self.yamlString(Self.bigBody)) } }")
+        let daemon = try Daemon(config)
+        defer { daemon.stop() }
+        let response = try daemon.request("GET /other HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip, deflate\r\n\r\n")
+        #expect(response.header("Content-Encoding") == nil, "\(option): \(response.headers)")
+        #expect(response.header("Vary") == nil, "\(option): \(response.headers)")
+        #expect(response.bodyString == Self.bigBody)
+    }
+
+    @Test("a handler's own answer (echo of 3 KB) is gzipped too, and decodes to the same JSON")
+    func handlerAnswerCompressed() throws {
+        let daemon = try Daemon(Self.config)
+        defer { daemon.stop() }
+        let payload = String(repeating: "compress me, ", count: 240)
+        let request = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(payload.utf8.count)\r\n"
+        let plain = try daemon.request(request + "\r\n" + payload)
+        let gzipped = try daemon.request(request + "Accept-Encoding: gzip\r\n\r\n" + payload)
+        #expect(gzipped.header("Content-Encoding") == "gzip", "\(gzipped.headers)")
+        #expect(gzipped.header("Vary") == "Accept-Encoding")
+        let gzip = try #require(E2E.which("gzip"))
+        let file = daemon.dir.appendingPathComponent("echo.gz")
+        try Data(gzipped.body).write(to: file)
+        let decoded = try runProcess(gzip, ["-dc", file.path])
+        // Same JSON but for the Accept-Encoding header echo lists.
+        let plainEcho = try Echo(plain), zippedEcho = try Echo(HTTPResponse(version: "HTTP/1.1", status: 200, reason: "",
+                                                                            headers: [], body: Array(decoded.stdout), raw: []))
+        #expect(zippedEcho.body == payload)
+        #expect(plainEcho.body == zippedEcho.body)
     }
 }

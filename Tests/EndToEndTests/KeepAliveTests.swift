@@ -24,7 +24,7 @@ struct KeepAliveTests {
         #expect(echo.method == "GET")
         #expect(echo.path == "/echo")
         #expect(echo.queryText == "second=1")
-        #expect(!client.closedByPeer)
+        #expect(client.staysOpenAndSilent(for: 0.3), "the connection closed after two requests")
     }
 
     @Test("curl with two URLs reuses the connection")

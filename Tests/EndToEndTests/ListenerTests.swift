@@ -46,7 +46,6 @@ struct ListenerTests {
         #expect(exit == .exited(0), "\(exit); log:\n\(daemon.log)")
         let rest = client.readUntilClosed(timeout: 2)
         #expect(rest.closed, "idle connection still open after the daemon exited")
-        #expect(throws: (any Error).self, "new connections still accepted after exit") { try daemon.connect() }
     }
 
     @Test("SIGTERM: new connections refused at once; a kept-alive client's /readyz gets 503 and Connection: close; exit 0")
@@ -56,23 +55,24 @@ struct ListenerTests {
         let client = try daemon.connect()
         try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 200)
+        // Half a request now: the connection is mid-request, not idle, when the drain starts,
+        // so the head timeout (10 s), not the 1 s idle grace, governs it however slow this test runs.
+        try client.send("GET /readyz HTTP/1.1\r\n")
 
         daemon.process.kill(SIGTERM)
-        // The main thread takes the signal from its signalfd; from then on connecting fails.
-        var refused = false
-        let deadline = now() + 5
-        while !refused, now() < deadline {
+        let signalled = now()
+        // The main thread takes the signal from its signalfd; from then on connecting is refused.
+        var refusal: String?
+        while refusal == nil, now() - signalled < 5 {
             do {
-                let late = try daemon.connect()
-                try late.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                _ = try late.readResponse(timeout: 2)
-                sleep(seconds: 0.02)
+                _ = try daemon.connect()
+                sleep(seconds: 0.01)
             } catch {
-                refused = true
+                refusal = "\(error)"
             }
         }
-        #expect(refused, "new connections were still served 5 s after SIGTERM")
-        try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(refusal?.contains("refused") == true, "connecting after SIGTERM: \(refusal ?? "still accepted after 5 s")")
+        try client.send("Host: localhost\r\n\r\n")
         let draining = try client.readResponse()
         #expect(draining.status == 503)
         #expect(draining.bodyString == "not ready: draining\n")

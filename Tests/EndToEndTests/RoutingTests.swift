@@ -73,9 +73,11 @@ struct RoutingTests {
         }
     }
 
-    @Test("allow: [\"::1\"] admits a unix-socket client (local) and refuses nobody on loopback")
+    @Test("allow: [\"::1\"] admits a unix-socket client (local) but not 127.0.0.1; 10.0.0.0/8 admits neither")
     func unixPeerIsLoopback() throws {
-        let socketPath = "/tmp/sy-allow-\(getpid()).sock"
+        let socketDir = try E2E.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: socketDir) }
+        let socketPath = socketDir.appendingPathComponent("s.sock").path
         let daemon = try Daemon(DaemonConfig(listen: ["127.0.0.1:0", "unix:\(socketPath)"], routes: [
             #"{ path: /local, handler: builtin.text, mode: sync, allow: ["::1"], options: { body: "local" } }"#,
             #"{ path: /elsewhere, handler: builtin.text, mode: sync, allow: ["10.0.0.0/8"], options: { body: "x" } }"#,
@@ -86,5 +88,24 @@ struct RoutingTests {
         #expect(try client.readResponse().bodyString == "local")
         try client.send("GET /elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 403)
+        // Over TCP from 127.0.0.1: an IPv4 address, not ::1.
+        #expect(try daemon.request("GET /local HTTP/1.1\r\nHost: localhost\r\n\r\n").status == 403)
+        #expect(try daemon.request("GET /elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n").status == 403)
+    }
+
+    @Test("absolute-form target: GET http://localhost/hello is routed by its path")
+    func absoluteForm() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let response = try daemon.request("GET http://localhost/h%65llo?x=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(response.status == 200)
+        #expect(response.bodyString == "hello\n")
+    }
+
+    @Test("the path is percent-decoded once: /h%2565llo is /h%65llo, not /hello")
+    func decodedOnce() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        #expect(try daemon.request("GET /h%2565llo HTTP/1.1\r\nHost: localhost\r\n\r\n").status == 404)
     }
 }

@@ -27,6 +27,18 @@ struct SmugglingTests {
         RefusedRequest(name: "invalid chunk size",
                        wire: "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
                        status: 400),
+        RefusedRequest(name: "chunked not the final coding",
+                       wire: "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+                       status: 400),
+        RefusedRequest(name: "bare CR in a header value",
+                       wire: "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-A: a\rb\r\n\r\n", status: 400),
+        RefusedRequest(name: "invalid character in a header name",
+                       wire: "GET /hello HTTP/1.1\r\nHost: localhost\r\nX(A): a\r\n\r\n", status: 400),
+        RefusedRequest(name: "Content-Length as a list",
+                       wire: "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5, 5\r\n\r\nhello", status: 400),
+        RefusedRequest(name: "chunk size with a sign",
+                       wire: "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+                       status: 400),
     ]
 
     @Test("ambiguous framing: 400, then closed", arguments: ambiguous)
@@ -34,6 +46,16 @@ struct SmugglingTests {
         let daemon = try Daemon()
         defer { daemon.stop() }
         try expectRefusedAndClosed(daemon, refusal.wire, status: refusal.status)
+    }
+
+    @Test("ambiguous framing sent in two writes, split at every byte: still 400, then closed", arguments: ambiguous)
+    func refusedAtEveryServerSplit(_ refusal: RefusedRequest) throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let bytes = Array(refusal.wire.utf8)
+        for split in 1..<bytes.count {
+            try expectRefusedAndClosed(daemon, refusal.wire, status: refusal.status, splitAt: split)
+        }
     }
 
     @Test("a smuggled second request behind CL+TE is never answered")
@@ -56,6 +78,7 @@ struct SmugglingTests {
             responses.append(response)
             rest.removeFirst(consumed)
         }
+        #expect(rest.isEmpty, "bytes that are no response: \(visible(rest))")
         #expect(responses.count == 1, "expected exactly one response, got: \(visible(everything.bytes))")
         #expect(responses.first?.status == 400, "\(visible(everything.bytes))")
         #expect(!responses.contains { $0.bodyString == "hello\n" }, "the smuggled GET /hello was answered")

@@ -77,6 +77,24 @@ struct ChunkedDecoderTests {
         let (progress, _, _) = decodeChunked(Array(c.raw.utf8), maxBodyBytes: 16)
         #expect(progress == .invalid(c.error))
     }
+
+    /// The same refusals when the bytes arrive in two parts, cut anywhere:
+    /// the decoder's saved state must not let a bad framing through.
+    @Test(arguments: invalid)
+    func refusesAtEverySplit(_ c: Invalid) {
+        let raw = Array(c.raw.utf8)
+        for k in 1..<raw.count {
+            var decoder = ChunkedDecoder()
+            var buffer = Array(raw[..<k])
+            var rawOffset = 0, bodyEnd = 0
+            let first = buffer.withUnsafeMutableBytes { decoder.decode($0, rawOffset: &rawOffset, bodyEnd: &bodyEnd, maxBodyBytes: 16) }
+            if first == .invalid(c.error) { continue }   // refused already, from the first part
+            #expect(first == .needMore, "split at \(k): \(first)")
+            buffer.append(contentsOf: raw[k...])
+            let second = buffer.withUnsafeMutableBytes { decoder.decode($0, rawOffset: &rawOffset, bodyEnd: &bodyEnd, maxBodyBytes: 16) }
+            #expect(second == .invalid(c.error), "split at \(k)")
+        }
+    }
 }
 
 extension ChunkedDecoderTests {
@@ -95,7 +113,7 @@ extension ChunkedDecoderTests {
 struct PercentDecodingTests {
     @Test(arguments: [
         ("/plain", "/plain"), ("/h%65llo", "/hello"), ("/a%20b", "/a b"), ("/caf%C3%A9", "/café"), ("/%7e", "/~"),
-        ("/a%2eb", "/a.b"),
+        ("/a%2eb", "/a.b"), ("/%2541", "/%41"),   // decoded once: %25 is '%', and that is all
     ])
     func decodes(_ input: String, _ expected: String) {
         var out = ByteBuffer()

@@ -123,7 +123,9 @@ final class Daemon {
     /// The tokens after each `listening on `.
     static func listeningAddresses(in log: String) -> [String] {
         var found: [String] = []
-        for line in log.split(separator: "\n") {
+        // Only finished lines: the daemon may be writing the last one as we read.
+        let finished = log.hasSuffix("\n") ? Substring(log) : log[..<(log.lastIndex(of: "\n") ?? log.startIndex)]
+        for line in finished.split(separator: "\n") {
             guard let range = line.range(of: "listening on ") else { continue }
             var token = line[range.upperBound...].prefix { !$0.isWhitespace && $0 != "," && $0 != ")" }
             if token.hasPrefix("\"") { token = token.dropFirst() }
