@@ -68,8 +68,10 @@ struct Serve: ParsableCommand {
         switch options.load() {
         case .success(let loaded): config = loaded
         case .failure(let error):
-            printError(error.description)
-            printError("switchyard: invalid config, not starting")
+            // The contract's one-line reason; `check` lists every diagnostic.
+            let errors = error.diagnostics.filter { $0.severity == .error }
+            let more = errors.count > 1 ? " (and \(errors.count - 1) more; switchyard check lists them all)" : ""
+            printError("switchyard: invalid config, not starting: \(errors.first?.description ?? "\(error)")\(more)")
             throw ExitCode(1)
         }
         logger.info("using config \(options.source.description)")

@@ -58,19 +58,38 @@ struct CommandLineTests {
         #expect(!result.output.contains("error:"), "output: \(result.output)")
     }
 
-    @Test("serve: an invalid config exits non-zero with a reason on stderr")
+    @Test("serve: an invalid config exits non-zero with a one-line reason on stderr")
     func serveRefusesInvalidConfig() throws {
         let (dir, path) = try Self.write("""
             listen: ["127.0.0.1:0"]
             listn: ["127.0.0.1:0"]
-            routes: []
+            routes: [{ path: /a, handler: builtin.nope }]
 
             """)
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try runProcess(E2E.binaryPath, ["serve", "--config", path], timeout: 20)
         #expect(!result.timedOut, "serve kept running with an invalid config")
         #expect(result.status != 0, "serve exited 0 with an invalid config")
-        #expect(result.stderrString.contains("\(path):2:1"), "stderr: \(result.stderrString)")
+        let lines = result.stderrString.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.stderrString)")
+        #expect(lines.first?.contains("\(path):2:1: error: unknown key 'listn'") == true, "stderr: \(result.stderrString)")
+        #expect(lines.first?.hasSuffix("(and 1 more; switchyard check lists them all)") == true, "stderr: \(result.stderrString)")
+    }
+
+    @Test("serve: an address in use exits non-zero with a one-line reason on stderr")
+    func serveAddressInUse() throws {
+        let first = try Daemon()
+        defer { first.stop() }
+        let (dir, path) = try Self.write("""
+            listen: ["127.0.0.1:\(first.port)"]
+            routes: []
+
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try runProcess(E2E.binaryPath, ["serve", "--config", path], timeout: 20)
+        #expect(result.status != 0)
+        let reasons = result.stderrString.split(separator: "\n").filter { $0.hasPrefix("switchyard:") }
+        #expect(reasons.count == 1 && reasons[0].contains("Address already in use"), "stderr: \(result.stderrString)")
     }
 
     @Test("check: built-in options that would crash or corrupt answers are refused at their column")
