@@ -81,8 +81,9 @@ final class Daemon {
 
     /// `launcher` runs the binary under another program (valgrind, say): its
     /// path and arguments come first, then the binary and `serve --config …`.
+    /// `environment` adds variables (NOTIFY_SOCKET, say) to the daemon's own.
     init(yaml: String, dir: URL, expectedListeners: Int, startTimeout: Double = 20,
-         binary: String = E2E.binaryPath, launcher: [String] = []) throws {
+         binary: String = E2E.binaryPath, launcher: [String] = [], environment: [String: String] = [:]) throws {
         _ = E2E.processSetup
         self.dir = dir
         configPath = dir.appendingPathComponent("switchyard.yaml").path
@@ -93,7 +94,7 @@ final class Daemon {
         }
         let command = launcher + [binary, "serve", "--config", configPath]
         process = try ChildProcess(command[0], Array(command.dropFirst()),
-                                   environment: E2E.childEnvironment(["RUNTIME_DIRECTORY": dir.path]),
+                                   environment: E2E.childEnvironment(["RUNTIME_DIRECTORY": dir.path].merging(environment) { $1 }),
                                    stdoutPath: logPath, stderrPath: logPath)
 
         let deadline = now() + startTimeout
