@@ -11,16 +11,22 @@ final class CompiledRoutes: Sendable {
     /// A class, so the request path takes one reference instead of copying
     /// a struct full of arrays.
     final class Entry: Sendable {
+        /// What answers the route, as the request path needs it: a fixed
+        /// response already rendered, or a handler to call. One reference
+        /// to copy per request, never the handler's content.
+        enum Action: Sendable {
+            case fixed(PrerenderedResponse)
+            case sync(any SyncHandler)
+        }
+
         let spec: RouteSpec
-        let handler: RouteHandler
-        /// For `.fixed` handlers: the rendered variants.
-        let fixed: PrerenderedResponse?
+        let action: Action
         let parameterNames: [String]
         /// False when `compression: false` or compression is off globally.
         let compress: Bool
 
-        init(spec: RouteSpec, handler: RouteHandler, fixed: PrerenderedResponse?, parameterNames: [String], compress: Bool) {
-            self.spec = spec; self.handler = handler; self.fixed = fixed
+        init(spec: RouteSpec, action: Action, parameterNames: [String], compress: Bool) {
+            self.spec = spec; self.action = action
             self.parameterNames = parameterNames; self.compress = compress
         }
     }
@@ -33,14 +39,13 @@ final class CompiledRoutes: Sendable {
         compression = config.compression
         router = Router(routes: config.routes.map { Router.Route(pattern: $0.pattern, methods: $0.methods) })
         entries = config.routes.map { spec in
-            let handler = Builtins.makeHandler(for: spec, status: status)
             let compress = config.compression.enabled && spec.compression
-            var fixed: PrerenderedResponse?
-            if case .fixed(let content) = handler {
-                fixed = PrerenderedResponse(content, compress: compress, settings: config.compression)
+            let action: Entry.Action
+            switch Builtins.makeHandler(for: spec, status: status) {
+            case .fixed(let content): action = .fixed(PrerenderedResponse(content, compress: compress, settings: config.compression))
+            case .sync(let handler): action = .sync(handler)
             }
-            return Entry(spec: spec, handler: handler, fixed: fixed,
-                         parameterNames: spec.pattern.parameterNames, compress: compress)
+            return Entry(spec: spec, action: action, parameterNames: spec.pattern.parameterNames, compress: compress)
         }
     }
 }

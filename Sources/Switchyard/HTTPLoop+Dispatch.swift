@@ -8,7 +8,8 @@ import SwitchyardRouting
 extension HTTPLoop {
     func dispatch(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead,
                   _ request: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
-        if !head.keepAlive || draining || shared.isDraining { c.pointee.closeAfterWrite = true }
+        // The shared phase turns before any loop hears of the drain.
+        if !head.keepAlive || shared.isDraining { c.pointee.closeAfterWrite = true }
         let isHead = head.method == .head
         guard let method = Self.methodBit(head.method) else {
             answerSimple(501, "method not implemented\n", c, head, isHead: false)
@@ -40,13 +41,9 @@ extension HTTPLoop {
                 answerSimple(403, "forbidden\n", c, head, isHead: isHead)
                 return
             }
-            if let fixed = route.fixed {
+            switch route.action {
+            case .fixed(let fixed):
                 writeFixed(fixed, route, head, request, c)
-                return
-            }
-            switch route.handler {
-            case .fixed:
-                preconditionFailure("fixed routes are prerendered")
             case .sync(let handler):
                 response.reset()
                 let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
@@ -121,6 +118,14 @@ extension HTTPLoop {
         return preferences.choice
     }
 
+    /// If-None-Match against a 2xx answer's `etag`: 304 for GET and HEAD when
+    /// it matches, 412 for other methods (RFC 9110 §13.1.2), nil to answer as usual.
+    private func conditionalStatus(_ head: RequestHead, _ request: UnsafeRawBufferPointer,
+                                   etag: UnsafeRawBufferPointer, coding: ContentCoding) -> Int? {
+        guard head.hasIfNoneMatch, ifNoneMatch(head, request, etag: etag, coding: coding) else { return nil }
+        return head.method == .get || head.method == .head ? 304 : 412
+    }
+
     /// Whether If-None-Match (every line of it) names `etag` as sent in `coding`.
     private func ifNoneMatch(_ head: RequestHead, _ request: UnsafeRawBufferPointer,
                              etag: UnsafeRawBufferPointer, coding: ContentCoding) -> Bool {
@@ -138,9 +143,8 @@ extension HTTPLoop {
                             _ request: UnsafeRawBufferPointer, _ c: UnsafeMutablePointer<Connection>) {
         let coding: ContentCoding = fixed.negotiates ? negotiatedCoding(head, request) : .identity
         let variant = fixed.variant(coding)
-        if head.hasIfNoneMatch, let etag = fixed.etag, ifNoneMatch(head, request, etag: etag, coding: coding) {
-            guard head.method == .get || head.method == .head else {
-                // For other methods a matching If-None-Match is a failed precondition (RFC 9110 §13.1.2).
+        if let etag = fixed.etag, let status = conditionalStatus(head, request, etag: etag, coding: coding) {
+            if status == 412 {
                 answerSimple(412, "precondition failed\n", c, head, isHead: false)
                 return
             }
@@ -171,8 +175,11 @@ extension HTTPLoop {
             coding = negotiatedCoding(head, request)
         }
         let etag = response.etag.map { $0.bytes(in: response.headerLines.readable) }
-        if let etag, status == 200, head.hasIfNoneMatch, head.method == .get || head.method == .head,
-           ifNoneMatch(head, request, etag: etag, coding: coding) {
+        if let etag, (200...299).contains(status), let conditional = conditionalStatus(head, request, etag: etag, coding: coding) {
+            if conditional == 412 {
+                answerSimple(412, "precondition failed\n", c, head, isHead: false)
+                return
+            }
             status = 304
         }
         if coding != .identity, status != 304 {
