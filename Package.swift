@@ -33,8 +33,8 @@ let package = Package(
         .target(name: "SwitchyardCompression", dependencies: ["CZlib", "SwitchyardHTTP"]),
         // epoll selector, loop, timers, wakeups, sockets.
         .target(name: "SwitchyardEventLoop", dependencies: ["CSwitchyardLinux"], swiftSettings: hotPath),
-        // Path patterns compiled into a byte-keyed tree.
-        .target(name: "SwitchyardRouting", swiftSettings: hotPath),
+        // Path patterns compiled into a byte-keyed tree (literals decoded by SwitchyardHTTP's rules).
+        .target(name: "SwitchyardRouting", dependencies: ["SwitchyardHTTP"], swiftSettings: hotPath),
         // YAML config, validation with file:line:col, mode resolution.
         .target(name: "SwitchyardConfig", dependencies: [
             "SwitchyardRouting",

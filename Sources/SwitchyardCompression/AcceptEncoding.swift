@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// Content-coding negotiation from `Accept-Encoding` (RFC 9110 §12.5.3),
 /// over the header's bytes, without allocating.
 public enum AcceptEncoding {
@@ -49,10 +51,10 @@ public enum AcceptEncoding {
                     }
                 }
                 if coding.isEmpty { continue }
-                if AcceptEncoding.equals(coding, "gzip") || AcceptEncoding.equals(coding, "x-gzip") { gzip = max(gzip, q) }
-                else if AcceptEncoding.equals(coding, "deflate") { deflate = max(deflate, q) }
-                else if AcceptEncoding.equals(coding, "identity") { identity = max(identity, q) }
-                else if AcceptEncoding.equals(coding, "*") { star = max(star, q) }
+                if equalsIgnoringCase(coding, "gzip") || equalsIgnoringCase(coding, "x-gzip") { gzip = max(gzip, q) }
+                else if equalsIgnoringCase(coding, "deflate") { deflate = max(deflate, q) }
+                else if equalsIgnoringCase(coding, "identity") { identity = max(identity, q) }
+                else if equalsIgnoringCase(coding, "*") { star = max(star, q) }
             }
         }
 
@@ -81,15 +83,5 @@ public enum AcceptEncoding {
             scale /= 10
         }
         return value <= 1000 ? value : nil
-    }
-
-    static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-        guard bytes.count == lower.utf8CodeUnitCount else { return false }
-        for i in 0..<bytes.count {
-            let c = bytes[i]
-            let folded = c >= 0x41 && c <= 0x5A ? c | 0x20 : c
-            if folded != lower.utf8Start[i] { return false }
-        }
-        return true
     }
 }

@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// Which media types are worth compressing: an allow-list of text-like
 /// types. Images, video, archives and anything unknown are left alone, and
 /// `text/event-stream` never, since compression would hold events back.
@@ -11,9 +13,9 @@ public enum CompressiblePolicy {
         var start = 0
         while start < end, contentType[start] == 0x20 || contentType[start] == 0x09 { start += 1 }
         let type = UnsafeRawBufferPointer(rebasing: contentType[start..<end])
-        if type.isEmpty || equals(type, "text/event-stream") { return false }
+        if type.isEmpty || equalsIgnoringCase(type, "text/event-stream") { return false }
         if hasPrefix(type, "text/") { return true }
-        for allowed in allowed where equals(type, allowed) { return true }
+        for allowed in allowed where equalsIgnoringCase(type, allowed) { return true }
         return hasPrefix(type, "application/") && (hasSuffix(type, "+json") || hasSuffix(type, "+xml"))
     }
 
@@ -22,24 +24,13 @@ public enum CompressiblePolicy {
         "application/xml", "image/svg+xml", "application/wasm", "application/graphql", "application/x-ndjson",
     ]
 
-    private static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-        bytes.count == lower.utf8CodeUnitCount && hasPrefix(bytes, lower)
-    }
-
     private static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-        let n = lower.utf8CodeUnitCount
-        guard bytes.count >= n else { return false }
-        for i in 0..<n where folded(bytes[i]) != lower.utf8Start[i] { return false }
-        return true
+        bytes.count >= lower.utf8CodeUnitCount
+            && equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes.prefix(lower.utf8CodeUnitCount)), lower)
     }
 
     private static func hasSuffix(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-        let n = lower.utf8CodeUnitCount
-        guard bytes.count >= n else { return false }
-        let offset = bytes.count - n
-        for i in 0..<n where folded(bytes[offset + i]) != lower.utf8Start[i] { return false }
-        return true
+        bytes.count >= lower.utf8CodeUnitCount
+            && equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes.suffix(lower.utf8CodeUnitCount)), lower)
     }
-
-    @inline(__always) private static func folded(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
 }

@@ -21,12 +21,13 @@
     }()
 }
 
-@inlinable func lowercased(_ c: UInt8) -> UInt8 {
+@inlinable public func lowercased(_ c: UInt8) -> UInt8 {
     (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c
 }
 
 /// Whether `bytes` equals `lower` ignoring ASCII case; `lower` is lower case.
-@inlinable func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+/// Header names, codings and media types are all compared this way.
+@inlinable public func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
     guard bytes.count == lower.utf8CodeUnitCount else { return false }
     let l = lower.utf8Start
     for i in 0..<bytes.count where lowercased(bytes[i]) != l[i] { return false }

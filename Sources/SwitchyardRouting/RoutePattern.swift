@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// A route path such as `/users/{id}/files/{rest...}`, split into segments.
 ///
 /// Literal segments match exactly (bytes, after percent-decoding of the request
@@ -78,7 +80,7 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
                     throw ParseError(offset: bad, message: "a route path holds no spaces, control characters, '?' or '#' (queries are not routed)")
                 }
                 // Requests are matched after percent-decoding, so literals are decoded too.
-                segments.append(.literal(try Self.decoded(piece, at: start)))
+                segments.append(.literal(try Self.decoded(piece)))
             }
             start = end + 1
         }
@@ -88,32 +90,15 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text }
 
-    private static func decoded(_ piece: ArraySlice<UInt8>, at start: Int) throws(ParseError) -> [UInt8] {
-        guard piece.contains(UInt8(ascii: "%")) else { return Array(piece) }
-        var out: [UInt8] = []
-        var i = piece.startIndex
-        while i < piece.endIndex {
-            if piece[i] == UInt8(ascii: "%") {
-                guard i + 2 < piece.endIndex, let hi = hexValue(piece[i + 1]), let lo = hexValue(piece[i + 2]),
-                      hi << 4 | lo != 0, hi << 4 | lo != 0x2F else {
-                    throw ParseError(offset: i, message: "a '%' in a route path starts two hex digits (not %00 or %2F)")
-                }
-                out.append(UInt8(hi << 4 | lo))
-                i += 3
-            } else {
-                out.append(piece[i])
-                i += 1
-            }
+    /// A literal segment decoded as request paths are, so the two compare byte for byte.
+    private static func decoded(_ piece: ArraySlice<UInt8>) throws(ParseError) -> [UInt8] {
+        guard let percent = piece.firstIndex(of: UInt8(ascii: "%")) else { return Array(piece) }
+        var out = ByteBuffer()
+        defer { out.release() }
+        let refusal = piece.withUnsafeBytes { PercentDecoding.decodePath($0, into: &out) }
+        if let refusal {
+            throw ParseError(offset: percent, message: "\(refusal.text) (requests with it are refused, so no route can match)")
         }
-        return out
-    }
-
-    private static func hexValue(_ c: UInt8) -> Int? {
-        switch c {
-        case 0x30...0x39: return Int(c - 0x30)
-        case 0x41...0x46: return Int(c - 0x41 + 10)
-        case 0x61...0x66: return Int(c - 0x61 + 10)
-        default: return nil
-        }
+        return Array(out.readable)
     }
 }
