@@ -33,9 +33,9 @@ struct Connection {
     var receivingBody = false
     /// The output high-water mark stopped `process`; complete requests may wait in `input`.
     var heldBack = false
-    /// While a write waits: the bytes the kernel still held unsent when its
-    /// timeout was last checked, to tell a slow reader from a stalled one.
-    var unsentAtCheck: Int32 = -1
+    /// While a write waits: the bytes not yet sent (ours and the kernel's)
+    /// when its timeout was last checked, to tell a slow reader from a stalled one.
+    var pendingAtCheck = 0
     var closeAfterWrite = false
     var wantsWrite = false
     /// Chunked body in progress: decoder state and offsets from the request start.

@@ -416,7 +416,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
 
     private func waitForWritable(_ c: UnsafeMutablePointer<Connection>) {
         c.pointee.wantsWrite = true
-        c.pointee.unsentAtCheck = cswitchyard_unsent_bytes(c.pointee.fd)
+        c.pointee.pendingAtCheck = pendingBytes(c)
         c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
         let slot = table.distance(to: c)
         try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .write)
@@ -430,12 +430,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             return
         }
         c.pointee.output.consumeFront(n)
-        // The write timeout is about progress: a client that keeps reading keeps its connection.
-        c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
-        guard c.pointee.output.isEmpty else {
-            c.pointee.unsentAtCheck = cswitchyard_unsent_bytes(c.pointee.fd)
-            return
-        }
+        guard c.pointee.output.isEmpty else { return }
         c.pointee.output.release()
         c.pointee.wantsWrite = false
         let slot = table.distance(to: c)
@@ -502,13 +497,19 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    /// EPOLLOUT comes only once a third of the send buffer is free, so a
-    /// slow reader of a large answer can go a whole timeout without one. What
-    /// counts is whether the kernel's unsent bytes went down since last time.
+    /// The write timeout is about progress, not the whole answer: a client
+    /// that keeps reading keeps its connection. EPOLLOUT comes only once a
+    /// third of the send buffer is free, so progress is measured directly:
+    /// the bytes not yet sent, ours plus the kernel's, went down since the
+    /// last check.
     private func clientIsReading(_ c: UnsafeMutablePointer<Connection>) -> Bool {
-        let unsent = cswitchyard_unsent_bytes(c.pointee.fd)
-        defer { c.pointee.unsentAtCheck = unsent }
-        return unsent >= 0 && c.pointee.unsentAtCheck >= 0 && unsent < c.pointee.unsentAtCheck
+        let pending = pendingBytes(c)
+        defer { c.pointee.pendingAtCheck = pending }
+        return pending < c.pointee.pendingAtCheck
+    }
+
+    private func pendingBytes(_ c: UnsafeMutablePointer<Connection>) -> Int {
+        c.pointee.output.count + max(0, Int(cswitchyard_unsent_bytes(c.pointee.fd)))
     }
 
     // MARK: Drain
