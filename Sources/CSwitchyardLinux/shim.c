@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <malloc.h>
 
 int cswitchyard_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
@@ -37,4 +38,8 @@ int cswitchyard_block_signals(const int *signals, int count, sigset_t *out) {
 int cswitchyard_unsent_bytes(int fd) {
     int queued = 0;
     return ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : -1;
+}
+
+int cswitchyard_mmap_blocks_from(size_t bytes) {
+    return mallopt(M_MMAP_THRESHOLD, (int)bytes);
 }

@@ -24,13 +24,30 @@ struct Connection {
     var input = ByteBuffer()
     /// Response bytes a short write left behind.
     var output = ByteBuffer()
-    /// Parser's resume point within `input`.
-    var scanned = 0
+    /// Where the parser stopped in an incomplete head within `input`.
+    var scan = HeadScan()
     /// Monotonic ms at which the current timeout (head, idle, write, linger) fires.
     var deadline: UInt64 = 0
     var sentContinue = false
+    /// The last request had a body: one CRLF after it is not a new head.
+    var followsBody = false
     /// The head is in, the body is not: a timeout now is about the body.
     var receivingBody = false
+    /// Raw bytes of the body so far.
+    var bodyBytes = 0
+    /// The request's whole size when its Content-Length is known, so `input`
+    /// is grown once to fit it rather than doubled past it.
+    var expectedRequestBytes = 0
+    /// The minimum data rate is judged per window of at least the grace
+    /// period: when the window began, and where the transfer then stood
+    /// (body bytes received, or answer bytes not yet read by the client).
+    var rateWindowStart: UInt64 = 0
+    var rateWindowMark = 0
+    /// Buffer bytes this connection counts in the server's shared total.
+    var accounted = 0
+    /// Not read while the server holds more than `max_buffered_bytes` and
+    /// this connection more than its share.
+    var paused = false
     /// The output high-water mark stopped `process`; complete requests may wait in `input`.
     var heldBack = false
     /// While a write waits: the bytes not yet sent (ours and the kernel's)

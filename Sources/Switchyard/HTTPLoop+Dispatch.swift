@@ -10,10 +10,48 @@ extension HTTPLoop {
                   _ request: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
         // The shared phase turns before any loop hears of the drain.
         if !head.keepAlive || shared.isDraining { c.pointee.closeAfterWrite = true }
+        guard let (route, path) = findRoute(c, head, request) else { return }
+        switch route.action {
+        case .fixed(let fixed):
+            writeFixed(fixed, route, head, request, c)
+        case .sync(let handler):
+            response.reset()
+            let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
+                                      parameters: parameters, parameterNames: route.parameterNames, body: body)
+            handler.respond(to: view, into: &response)
+            writeResponse(route, head, request, c)
+        }
+    }
+
+    /// Routing for a request whose body has yet to arrive: when it would be
+    /// refused (400, 403, 404, 405, 501) the answer goes now, with
+    /// `Connection: close`, since the body will not be read. True when it routes.
+    func routesBeforeBody(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead,
+                          _ request: UnsafeRawBufferPointer) -> Bool {
+        let closing = c.pointee.closeAfterWrite
+        c.pointee.closeAfterWrite = true
+        guard findRoute(c, head, request) != nil else { return false }
+        c.pointee.closeAfterWrite = closing
+        return true
+    }
+
+    /// `max_buffered_bytes` is reached: a new body is refused at once.
+    func answerBuffersFull(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead) {
+        c.pointee.closeAfterWrite = true
+        answerSimple(503, "request buffers are full; retry shortly\n", c, head, isHead: false, extraHeader: "Retry-After: 1\r\n")
+    }
+
+    /// The route for the request and its percent-decoded path (in
+    /// `pathScratch` when it needed decoding), with `parameters` filled. When
+    /// there is none, or the method or client is not allowed, answers that
+    /// and returns nil.
+    @inline(__always)
+    private func findRoute(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead,
+                           _ request: UnsafeRawBufferPointer) -> (CompiledRoutes.Entry, UnsafeRawBufferPointer)? {
         let isHead = head.method == .head
         guard let method = Self.methodBit(head.method) else {
             answerSimple(501, "method not implemented\n", c, head, isHead: false)
-            return
+            return nil
         }
         var path = head.path.bytes(in: request)
         if path.isEmpty { path = Self.rootPath }
@@ -21,36 +59,29 @@ extension HTTPLoop {
             pathScratch.count = 0
             if let reason = PercentDecoding.decodePath(path, into: &pathScratch) {
                 answerError(.badRequest(reason), c)
-                return
+                return nil
             }
             path = pathScratch.readable
         }
         if PercentDecoding.hasDotSegment(path) {
             answerError(.badRequest(.dotSegment), c)
-            return
+            return nil
         }
         parameters.removeAll()
         switch routes.router.match(path: path, method: method, parameters: &parameters) {
         case .notFound:
             answerSimple(404, "not found\n", c, head, isHead: isHead)
+            return nil
         case .methodNotAllowed(let allowed):
             answerSimple(405, "method not allowed\n", c, head, isHead: isHead, extraHeader: "Allow: \(allowed)\r\n")
+            return nil
         case .found(let index):
             let route = routes.entries[index]
             if !route.spec.allow.isEmpty, !isAllowed(c, route.spec.allow) {
                 answerSimple(403, "forbidden\n", c, head, isHead: isHead)
-                return
+                return nil
             }
-            switch route.action {
-            case .fixed(let fixed):
-                writeFixed(fixed, route, head, request, c)
-            case .sync(let handler):
-                response.reset()
-                let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
-                                          parameters: parameters, parameterNames: route.parameterNames, body: body)
-                handler.respond(to: view, into: &response)
-                writeResponse(route, head, request, c)
-            }
+            return (route, path)
         }
     }
 

@@ -28,6 +28,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     static let outputHighWater = 1 << 20
     static let lingerMilliseconds: UInt64 = 2000
     static let drainIdleGraceMilliseconds = 1000
+    /// Loop scratch that grew past this for one large answer is given back.
+    static let scratchKeepBytes = 1 << 20
 
     let loop: EventLoop
     let shared: ServerShared
@@ -56,6 +58,11 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
 
     var listenersRegistered = false
     var draining = false
+    /// When the drain must be over (monotonic ms): a turn past it stops
+    /// taking on work, however much it still holds.
+    var drainDeadline: UInt64 = .max
+    /// Connections not read while buffered memory is over its ceiling.
+    var pausedCount = 0
     /// One spare descriptor, given up to accept-and-close when out of fds.
     var reserveFD: Int32
     var descriptorShortages = 0
@@ -125,19 +132,22 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             // Not reading while earlier responses wait to be written: answers stay in order.
             if events & hangUp != 0 { closeConnection(c) }
             else if events & Interest.write.rawValue != 0 { writePending(c) }
-            return
-        }
-        if events & (Interest.read.rawValue | hangUp) != 0 {
+        } else if c.pointee.paused {
+            if events & hangUp != 0 { closeConnection(c) }
+        } else if events & (Interest.read.rawValue | hangUp) != 0 {
             readable(c)
         }
+        account(c)
     }
 
     func handleTimer(tag: UInt64, loop: EventLoop) {
         switch tag {
         case Self.sweepTimer:
             sweep()
+            resumePausedIfMemoryAllows()
             loop.scheduleTimer(at: loop.now + sweepInterval, tag: Self.sweepTimer)
         case Self.resumeAcceptTimer:
+            rearmReserveDescriptor()
             registerListeners()
         case Self.drainDeadlineTimer:
             for slot in 0..<usedSlots where table[slot].phase != .free { closeConnection(table + slot) }
@@ -205,6 +215,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             close(reserveFD)
             let fd = cswitchyard_accept4(listener.fd, nil, nil, cswitchyard_SOCK_CLOEXEC())
             if fd >= 0 { close(fd) }
+            // Another loop's accept may take the freed number first: then
+            // this fails, and the reserve is re-armed when descriptors free up.
             reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         }
         descriptorShortages += 1
@@ -214,6 +226,10 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         }
         unregisterListeners()
         loop.scheduleTimer(at: loop.now + 100, tag: Self.resumeAcceptTimer)
+    }
+
+    private func rearmReserveDescriptor() {
+        if reserveFD < 0 { reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC) }
     }
 
     private func allocateSlot() -> Int {
@@ -259,6 +275,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     // MARK: Read and process
 
     private func readable(_ c: UnsafeMutablePointer<Connection>) {
+        if draining, drainIsOverdue { closeConnection(c); return }
+        if c.pointee.accounted > 0, isOverBufferShare(c) { pause(c); return }
         let n = retryingOnInterrupt { read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
         if n == 0 { closeConnection(c); return }
         if n < 0 {
@@ -274,6 +292,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             processBufferedInput(c)
         }
         flush(c)
+        trimScratch()
     }
 
     private func processBufferedInput(_ c: UnsafeMutablePointer<Connection>) {
@@ -293,16 +312,34 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                 c.pointee.heldBack = true   // flush comes back for the rest once this is written
                 break
             }
+            if draining, drainIsOverdue {
+                c.pointee.closeAfterWrite = true
+                offset = total
+                break
+            }
+            // Past the buffer ceiling, a request held in this connection's
+            // buffer waits: its answer would only add to the memory held.
+            if inConnectionBuffer, isOverBufferCeiling {
+                pause(c)
+                break
+            }
             if c.pointee.phase == .awaitingRequest {
-                // Empty lines before a request-line are ignored (RFC 9112 §2.2):
-                // some clients send CRLF after a body.
-                while offset < total, bytes[offset] == 0x0D || bytes[offset] == 0x0A { offset += 1 }
-                if offset == total { break }
+                // One CRLF right after a body belongs to that request: some
+                // clients send it (RFC 9112 §2.2). Any other empty line is
+                // part of the next head, and its timer starts at its first
+                // byte: a client trickling CRLF must not hold the connection.
+                if c.pointee.followsBody {
+                    c.pointee.followsBody = false
+                    if total - offset >= 2, bytes[offset] == 0x0D, bytes[offset + 1] == 0x0A {
+                        offset += 2
+                        continue
+                    }
+                }
                 c.pointee.phase = .receiving
                 c.pointee.deadline = loop.now + UInt64(limits.headerTimeoutMs)
             }
             let request = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<total])
-            switch parser.parse(UnsafeRawBufferPointer(request), headers: &headers, scanned: &c.pointee.scanned) {
+            switch parser.parse(UnsafeRawBufferPointer(request), headers: &headers, scan: &c.pointee.scan) {
             case .incomplete:
                 break requests
             case .invalid(let error):
@@ -321,7 +358,10 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                         answerError(.bodyTooLarge, c); offset = total; break requests
                     }
                     if request.count - bodyStart < length {
-                        awaitBody(c, head, bodyBytesSoFar: request.count - bodyStart)
+                        if !awaitBody(c, head, UnsafeRawBufferPointer(request), bodyBytesSoFar: request.count - bodyStart,
+                                      expectedTotal: bodyStart + length) {
+                            offset = total
+                        }
                         break requests
                     }
                     bodyEnd = bodyStart + length
@@ -338,7 +378,10 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                         maxBodyBytes: limits.maxBodyBytes)
                     switch progress {
                     case .needMore:
-                        awaitBody(c, head, bodyBytesSoFar: c.pointee.chunkedRawOffset - bodyStart)
+                        if !awaitBody(c, head, UnsafeRawBufferPointer(request), bodyBytesSoFar: c.pointee.chunkedRawOffset - bodyStart,
+                                      expectedTotal: 0) {
+                            offset = total
+                        }
                         break requests
                     case .invalid(let error):
                         answerError(error, c); offset = total; break requests
@@ -351,9 +394,11 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                 let body = UnsafeRawBufferPointer(rebasing: request[bodyStart..<bodyEnd])
                 dispatch(c, head, UnsafeRawBufferPointer(request), body)
                 offset += consumed
-                c.pointee.scanned = 0
+                c.pointee.followsBody = head.framing != .none
+                c.pointee.scan = HeadScan()
                 c.pointee.sentContinue = false
                 c.pointee.receivingBody = false
+                c.pointee.expectedRequestBytes = 0
                 if c.pointee.closeAfterWrite {
                     offset = total
                     break requests
@@ -365,6 +410,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             c.pointee.input.consumeFront(offset)
             if c.pointee.input.isEmpty { c.pointee.input.release() }
         } else if offset < total {
+            c.pointee.input.reserveExactly(total: c.pointee.expectedRequestBytes)
             c.pointee.input.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<total]))
         }
         if c.pointee.phase == .awaitingRequest, c.pointee.input.isEmpty {
@@ -372,16 +418,99 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    /// The head is complete, the body is not: answer `Expect: 100-continue`
-    /// once, and give the body the idle timeout between reads.
-    private func awaitBody(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead, bodyBytesSoFar: Int) {
-        c.pointee.scanned = 0
-        c.pointee.receivingBody = true
+    /// The head is complete, the body is not. The first time: route the
+    /// request and admit its body against `max_buffered_bytes`, answering at
+    /// once when either refuses it — before any `100 Continue`, so a client is
+    /// never asked for a body that will not be used. Then answer
+    /// `Expect: 100-continue` once, and give the body the idle timeout
+    /// between reads. Returns false when it answered instead.
+    private func awaitBody(_ c: UnsafeMutablePointer<Connection>, _ head: RequestHead, _ request: UnsafeRawBufferPointer,
+                           bodyBytesSoFar: Int, expectedTotal: Int) -> Bool {
+        c.pointee.scan = HeadScan()
+        if !c.pointee.receivingBody {
+            if !routesBeforeBody(c, head, request) { return false }
+            let needed = max(expectedTotal, request.count)
+            if shared.bufferedBytes.load(ordering: .relaxed) + needed > limits.maxBufferedBytes {
+                answerBuffersFull(c, head)
+                return false
+            }
+            c.pointee.receivingBody = true
+            c.pointee.rateWindowStart = loop.now
+            c.pointee.rateWindowMark = bodyBytesSoFar
+            c.pointee.expectedRequestBytes = expectedTotal
+        }
+        c.pointee.bodyBytes = bodyBytesSoFar
         c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
         if head.expectContinue, head.versionMinor == 1, !c.pointee.sentContinue, bodyBytesSoFar == 0 {
             output.append("HTTP/1.1 100 Continue\r\n\r\n")
             c.pointee.sentContinue = true
         }
+        return true
+    }
+
+    // MARK: Buffered memory
+
+    /// Keeps the server's total of buffered bytes in step with this
+    /// connection's buffers. One comparison when nothing changed.
+    @inline(__always) private func account(_ c: UnsafeMutablePointer<Connection>) {
+        let held = c.pointee.input.capacity + c.pointee.output.capacity
+        let before = c.pointee.accounted
+        guard held != before else { return }
+        shared.bufferedBytes.add(held - before, ordering: .relaxed)
+        if before == 0 { shared.bufferHolders.add(1, ordering: .relaxed) }
+        else if held == 0 { shared.bufferHolders.subtract(1, ordering: .relaxed) }
+        c.pointee.accounted = held
+    }
+
+    private var isOverBufferCeiling: Bool {
+        shared.bufferedBytes.load(ordering: .relaxed) > limits.maxBufferedBytes
+    }
+
+    /// Past `max_buffered_bytes`, a connection holding more than an even
+    /// share of it is not read until the total drains.
+    private func isOverBufferShare(_ c: UnsafeMutablePointer<Connection>) -> Bool {
+        guard isOverBufferCeiling else { return false }
+        let holders = max(1, shared.bufferHolders.load(ordering: .relaxed))
+        return c.pointee.accounted > limits.maxBufferedBytes / holders
+    }
+
+    private func pause(_ c: UnsafeMutablePointer<Connection>) {
+        guard !c.pointee.paused else { return }
+        c.pointee.paused = true
+        pausedCount += 1
+        try? loop.selector.modify(c.pointee.fd, tag: tag(table.distance(to: c)), interest: [])
+    }
+
+    /// From the sweep: while the total is under the ceiling, read and serve
+    /// the paused connections again, one by one, since serving one may fill
+    /// it again. Time spent paused is not held against a body's data rate.
+    private func resumePausedIfMemoryAllows() {
+        guard pausedCount > 0 else { return }
+        for slot in 0..<usedSlots where table[slot].paused {
+            guard !isOverBufferCeiling else { return }
+            let c = table + slot
+            c.pointee.paused = false
+            pausedCount -= 1
+            c.pointee.rateWindowStart = loop.now
+            c.pointee.rateWindowMark = c.pointee.bodyBytes
+            try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .read)
+            if !c.pointee.input.isEmpty, !c.pointee.wantsWrite {
+                c.pointee.heldBack = true   // flush serves what waits in the buffer
+                flush(c)
+            }
+            account(c)
+        }
+    }
+
+    /// Loop scratch that one large answer grew is given back, so memory
+    /// returns to its baseline after a burst.
+    private func trimScratch() {
+        if output.capacity > Self.scratchKeepBytes {
+            output.release()
+            output = ByteBuffer(capacity: 64 * 1024)
+        }
+        if compressed.capacity > Self.scratchKeepBytes { compressed.release() }
+        response.trim(above: Self.scratchKeepBytes)
     }
 
     // MARK: Write
@@ -417,6 +546,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     private func waitForWritable(_ c: UnsafeMutablePointer<Connection>) {
         c.pointee.wantsWrite = true
         c.pointee.pendingAtCheck = pendingBytes(c)
+        c.pointee.rateWindowStart = loop.now
+        c.pointee.rateWindowMark = c.pointee.pendingAtCheck
         c.pointee.deadline = loop.now + UInt64(limits.idleTimeoutMs)
         let slot = table.distance(to: c)
         try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .write)
@@ -433,6 +564,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         guard c.pointee.output.isEmpty else { return }
         c.pointee.output.release()
         c.pointee.wantsWrite = false
+        c.pointee.rateWindowStart = loop.now   // a body in progress is judged afresh
+        c.pointee.rateWindowMark = c.pointee.bodyBytes
         let slot = table.distance(to: c)
         try? loop.selector.modify(c.pointee.fd, tag: tag(slot), interest: .read)
         switch c.pointee.phase {
@@ -453,22 +586,26 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         shutdown(c.pointee.fd, Int32(SHUT_WR))
         c.pointee.phase = .lingering
         c.pointee.input.release()
+        account(c)
+        if c.pointee.paused {
+            // Lingering reads only to discard: no memory to wait for.
+            c.pointee.paused = false
+            pausedCount -= 1
+            try? loop.selector.modify(c.pointee.fd, tag: tag(table.distance(to: c)), interest: .read)
+        }
         c.pointee.deadline = loop.now + Self.lingerMilliseconds
     }
 
     func closeConnection(_ c: UnsafeMutablePointer<Connection>) {
         guard c.pointee.phase != .free else { return }
         close(c.pointee.fd)
+        rearmReserveDescriptor()
         c.pointee.releaseBuffers()
-        c.pointee.fd = -1
-        c.pointee.phase = .free
-        c.pointee.wantsWrite = false
-        c.pointee.closeAfterWrite = false
-        c.pointee.decodingChunked = false
-        c.pointee.sentContinue = false
-        c.pointee.receivingBody = false
-        c.pointee.heldBack = false
-        c.pointee.scanned = 0
+        account(c)
+        if c.pointee.paused { pausedCount -= 1 }
+        let generation = c.pointee.generation
+        c.pointee = Connection()
+        c.pointee.generation = generation
         freeSlots.append(Int32(table.distance(to: c)))
         openCount -= 1
         shared.openConnections.subtract(1, ordering: .relaxed)
@@ -476,25 +613,58 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     }
 
     /// Every 10–250 ms: close connections whose head, idle, write or linger
-    /// time is up. A partial head gets 408 first.
+    /// time is up, or whose body or answer moves slower than the minimum
+    /// data rate. A partial head or body gets 408 first; a connection that
+    /// sent only empty lines never began a request and is closed silently.
     private func sweep() {
         date.refresh()   // a 408 written here carries the time it is sent
         let now = loop.now
         for slot in 0..<usedSlots {
             let c = table + slot
-            guard c.pointee.phase != .free, c.pointee.deadline <= now else { continue }
+            guard c.pointee.phase != .free else { continue }
+            if limits.minDataRateBytesPerSecond > 0, isBelowMinimumRate(c, now: now) {
+                if c.pointee.wantsWrite {
+                    closeConnection(c)
+                } else {
+                    answerError(.bodyTooSlow, c)
+                    flush(c)
+                    account(c)
+                }
+                continue
+            }
+            guard c.pointee.deadline <= now else { continue }
             if c.pointee.wantsWrite, clientIsReading(c) {
                 c.pointee.deadline = now + UInt64(limits.idleTimeoutMs)
                 continue
             }
             switch c.pointee.phase {
+            case .receiving where !c.pointee.wantsWrite && !c.pointee.receivingBody && c.pointee.input.holdsOnlyLineEnds:
+                closeConnection(c)   // it never began a request: no 408 it could take for another's answer
             case .receiving where !c.pointee.wantsWrite:
                 answerError(c.pointee.receivingBody ? .bodyTimeout : .headerTimeout, c)
                 flush(c)
+                account(c)
             default:
                 closeConnection(c)
             }
         }
+    }
+
+    /// A body arriving, or an answer being read, slower than
+    /// `min_data_rate_bytes_per_s` over a window of at least the grace period
+    /// (Kestrel's minimum data rate, judged per window rather than on the
+    /// average since the start, so a fast start cannot buy a long stall).
+    private func isBelowMinimumRate(_ c: UnsafeMutablePointer<Connection>, now: UInt64) -> Bool {
+        let writing = c.pointee.wantsWrite
+        guard writing || (c.pointee.receivingBody && !c.pointee.paused && c.pointee.phase == .receiving) else { return false }
+        let elapsed = now - c.pointee.rateWindowStart
+        guard elapsed >= UInt64(Limits.minDataRateGraceMs) else { return false }
+        let mark = writing ? pendingBytes(c) : c.pointee.bodyBytes
+        let moved = writing ? c.pointee.rateWindowMark - mark : mark - c.pointee.rateWindowMark
+        if moved * 1000 < limits.minDataRateBytesPerSecond * Int(elapsed) { return true }
+        c.pointee.rateWindowStart = now
+        c.pointee.rateWindowMark = mark
+        return false
     }
 
     /// The write timeout is about progress, not the whole answer: a client
@@ -521,6 +691,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     /// The loop stops when no connection is left.
     func beginDrain() {
         draining = true
+        drainDeadline = loop.now + UInt64(limits.shutdownTimeoutMs)
         unregisterListeners()
         let grace = loop.now + UInt64(min(Self.drainIdleGraceMilliseconds, limits.idleTimeoutMs))
         for slot in 0..<usedSlots {
@@ -532,6 +703,10 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         loop.scheduleTimer(at: loop.now + UInt64(limits.shutdownTimeoutMs), tag: Self.drainDeadlineTimer)
         finishDrainIfIdle()
     }
+
+    /// Read from the clock, not the turn's cached time: a turn that runs
+    /// slow handlers must notice the deadline inside the turn.
+    private var drainIsOverdue: Bool { MonotonicClock.nowMilliseconds() >= drainDeadline }
 
     private func finishDrainIfIdle() {
         if draining, openCount == 0 { loop.stop() }

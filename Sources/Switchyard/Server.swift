@@ -30,6 +30,9 @@ public final class Server {
     /// Serves until SIGTERM or SIGINT, then drains. Returns the exit status.
     public func run() throws(StartError) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // Bodies and answers of 128 KiB or more live in their own mappings,
+        // so memory held for them returns to the system when they go.
+        _ = cswitchyard_mmap_blocks_from(128 * 1024)
         let signalFD = try blockSignalsIntoFD()
         defer { close(signalFD) }
         raiseDescriptorLimit()

@@ -9,6 +9,10 @@ final class ServerShared: ServerStatus, @unchecked Sendable {
     let limits: Limits
     /// Open connections across all loops, for `max_connections`.
     let openConnections = Atomic<Int>(0)
+    /// Request bodies and unsent answers held by all connections, for
+    /// `max_buffered_bytes`, and how many connections hold any.
+    let bufferedBytes = Atomic<Int>(0)
+    let bufferHolders = Atomic<Int>(0)
     private let phaseValue = Atomic<UInt8>(0)
     // Set once, before any handler can run.
     nonisolated(unsafe) var loops: [EventLoop] = []

@@ -56,6 +56,16 @@ public struct Limits: Sendable, Hashable {
     public var idleTimeoutMs = 75_000
     public var maxConnections = 10_000
     public var shutdownTimeoutMs = 10_000
+    /// A body sent, or an answer read, slower than this (bytes per second,
+    /// averaged since it began) is cut once `minDataRateGraceMs` has passed.
+    /// 0 turns the check off. Kestrel's minimum data rate.
+    public var minDataRateBytesPerSecond = 240
+    /// Request bodies and unsent answers held in memory, all connections
+    /// together. Past it new bodies get 503 and connections over their share
+    /// are not read until it drains.
+    public var maxBufferedBytes = 268_435_456
+    /// How long a body or an answer may run below the minimum rate at first.
+    public static let minDataRateGraceMs = 5000
     public init() {}
 }
 

@@ -59,19 +59,23 @@ extension YAMLNodeDecoder {
         return path
     }
 
-    /// `limits:` — every key a positive integer.
+    /// `limits:` — every key a positive integer, but the data rate may be 0
+    /// (off) and the buffer ceiling may pass 2 GiB.
     func limits(_ node: Node) -> Limits {
-        let fields: [(String, WritableKeyPath<Limits, Int>)] = [
-            ("max_header_bytes", \.maxHeaderBytes), ("max_body_bytes", \.maxBodyBytes),
-            ("max_target_bytes", \.maxTargetBytes), ("header_timeout_ms", \.headerTimeoutMs),
-            ("idle_timeout_ms", \.idleTimeoutMs), ("max_connections", \.maxConnections),
-            ("shutdown_timeout_ms", \.shutdownTimeoutMs),
+        let positive = 1...Int(Int32.max)
+        let fields: [(String, WritableKeyPath<Limits, Int>, ClosedRange<Int>)] = [
+            ("max_header_bytes", \.maxHeaderBytes, positive), ("max_body_bytes", \.maxBodyBytes, positive),
+            ("max_target_bytes", \.maxTargetBytes, positive), ("header_timeout_ms", \.headerTimeoutMs, positive),
+            ("idle_timeout_ms", \.idleTimeoutMs, positive), ("max_connections", \.maxConnections, positive),
+            ("shutdown_timeout_ms", \.shutdownTimeoutMs, positive),
+            ("min_data_rate_bytes_per_s", \.minDataRateBytesPerSecond, 0...Int(Int32.max)),
+            ("max_buffered_bytes", \.maxBufferedBytes, 65536...(1 << 40)),
         ]
         var limits = Limits()
         guard let mapping = mapping(node, "limits", keys: fields.map(\.0)) else { return limits }
         for entry in mapping.entries {
             guard let field = fields.first(where: { $0.0 == entry.key }),
-                  let value = int(entry.value, "limits.\(entry.key)", range: 1...Int(Int32.max)) else { continue }
+                  let value = int(entry.value, "limits.\(entry.key)", range: field.2) else { continue }
             limits[keyPath: field.1] = value
         }
         return limits

@@ -34,6 +34,17 @@ public struct ByteBuffer {
         grow(to: count + extra)
     }
 
+    /// Grows to exactly `total` bytes of capacity if it has less, for a size
+    /// known in advance (a request body of known length).
+    public mutating func reserveExactly(total: Int) {
+        guard total > capacity else { return }
+        let newBase = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
+        if let base, count > 0 { newBase.copyMemory(from: base, byteCount: count) }
+        base?.deallocate()
+        base = newBase
+        capacity = total
+    }
+
     @usableFromInline mutating func grow(to minimum: Int) {
         var newCapacity = max(capacity * 2, 256)
         while newCapacity < minimum { newCapacity *= 2 }
@@ -80,6 +91,11 @@ public struct ByteBuffer {
             repeat { i -= 1; scratch[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 } while v > 0
             append(UnsafeRawBufferPointer(rebasing: scratch[i..<24]))
         }
+    }
+
+    /// Whether every byte held is CR or LF (empty lines before a request).
+    public var holdsOnlyLineEnds: Bool {
+        readable.allSatisfy { $0 == 0x0D || $0 == 0x0A }
     }
 
     /// Drops the first `n` bytes, moving the rest to the front.

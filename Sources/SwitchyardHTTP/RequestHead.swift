@@ -94,6 +94,8 @@ public enum RequestError: Error, Sendable, Hashable {
     /// 408
     case headerTimeout
     case bodyTimeout
+    /// 408: the body came slower than `min_data_rate_bytes_per_s`.
+    case bodyTooSlow
 
     public var status: Int {
         switch self {
@@ -104,7 +106,7 @@ public enum RequestError: Error, Sendable, Hashable {
         case .unsupportedTransferCoding, .methodNotImplemented: return 501
         case .versionNotSupported: return 505
         case .expectationFailed: return 417
-        case .headerTimeout, .bodyTimeout: return 408
+        case .headerTimeout, .bodyTimeout, .bodyTooSlow: return 408
         }
     }
 
@@ -120,6 +122,7 @@ public enum RequestError: Error, Sendable, Hashable {
         case .expectationFailed: return "only Expect: 100-continue is supported"
         case .headerTimeout: return "request head not complete in time"
         case .bodyTimeout: return "request body not complete in time"
+        case .bodyTooSlow: return "request body arrived slower than the minimum data rate"
         }
     }
 }

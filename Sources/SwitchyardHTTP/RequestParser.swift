@@ -30,26 +30,65 @@ public struct RequestParser: Sendable {
 
     /// Parses the request head at the start of `buffer`.
     ///
-    /// `scanned` starts at 0 for each new request. On `.incomplete` the parser
-    /// records where the unfinished line begins (as `lineStart + 1`, negated
-    /// for the request line), and the next call (with more bytes appended)
-    /// returns at once unless a new line has ended or a limit is passed, so a
-    /// byte-at-a-time client costs one parse per line, not per byte.
-    public func parse(_ buffer: UnsafeRawBufferPointer, headers: inout HeaderTable, scanned: inout Int) -> ParseResult {
+    /// `scan` starts empty for each new request. On `.incomplete` the parser
+    /// records which token the bytes ran out in, and the next call (with more
+    /// bytes appended) looks only at the new bytes: if each one simply
+    /// continues that token, a full parse would say `.incomplete` again, so it
+    /// is skipped. A byte-at-a-time client costs O(1) per byte, and the answer
+    /// never depends on how the bytes were split.
+    public func parse(_ buffer: UnsafeRawBufferPointer, headers: inout HeaderTable, scan: inout HeadScan) -> ParseResult {
         let n = buffer.count
-        if scanned != 0, n <= maxHeaderBytes {
-            let inRequestLine = scanned < 0
-            let lineStart = abs(scanned) - 1
-            if lineStart < n, !(inRequestLine && n - lineStart > maxTargetBytes + 32),
-               memchr(buffer.baseAddress! + lineStart, 0x0A, n - lineStart) == nil {
-                return .incomplete
-            }
+        if scan.part != .none, n <= maxHeaderBytes, n >= Int(scan.parsedCount),
+           continuesToken(buffer, scan), withinTokenLimits(n, scan) {
+            if scan.part == .emptyLines { scan.lineStart = Int32(n) }
+            scan.parsedCount = Int32(n)
+            return .incomplete
         }
         headers.count = 0
         return CharacterClass.table.withUnsafeBufferPointer { table in
-            parseHead(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), n, table.baseAddress!, &headers, &scanned)
+            parseHead(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), n, table.baseAddress!, &headers, &scan)
         }
     }
+
+    /// Whether every byte after the last parse continues the token it stopped in.
+    @inline(__always)
+    private func continuesToken(_ buffer: UnsafeRawBufferPointer, _ scan: HeadScan) -> Bool {
+        let from = Int(scan.parsedCount), n = buffer.count
+        if scan.part == .emptyLines {
+            // Only whole CRLF pairs keep it a run of empty lines.
+            guard (n - from) & 1 == 0 else { return false }
+            var i = from
+            while i < n {
+                if buffer[i] != Self.cr || buffer[i + 1] != Self.lf { return false }
+                i += 2
+            }
+            return true
+        }
+        let mask: UInt8
+        switch scan.part {
+        case .method, .headerName: mask = CharacterClass.tchar
+        case .target: mask = CharacterClass.target
+        case .headerValue: mask = CharacterClass.fieldValue
+        case .none, .emptyLines: return false
+        }
+        return CharacterClass.table.withUnsafeBufferPointer { table in
+            for i in from..<n where table[Int(buffer[i])] & mask == 0 { return false }
+            return true
+        }
+    }
+
+    /// The length limits a full parse checks inside a token.
+    @inline(__always)
+    private func withinTokenLimits(_ n: Int, _ scan: HeadScan) -> Bool {
+        let line = n - Int(scan.lineStart)
+        switch scan.part {
+        case .method: return line <= Self.maxMethodBytes
+        case .target: return line <= maxTargetBytes
+        default: return true
+        }
+    }
+
+    static let maxMethodBytes = 32
 
     private static let cr: UInt8 = 0x0D, lf: UInt8 = 0x0A, sp: UInt8 = 0x20, tab: UInt8 = 0x09
 
@@ -57,30 +96,37 @@ public struct RequestParser: Sendable {
     // is returned wherever the bytes run out before a line ends.
     @inline(__always)
     private func parseHead(_ p: UnsafePointer<UInt8>, _ n: Int, _ table: UnsafePointer<UInt8>,
-                           _ headers: inout HeaderTable, _ scanned: inout Int) -> ParseResult {
+                           _ headers: inout HeaderTable, _ scan: inout HeadScan) -> ParseResult {
         let cr = Self.cr, lf = Self.lf, sp = Self.sp, tab = Self.tab
         var head = RequestHead()
         var pos = 0
 
-        func incomplete(lineStart: Int, inRequestLine: Bool) -> ParseResult {
+        // `part`: the token the bytes ran out in, for the next call's shortcut.
+        func incomplete(lineStart: Int, inRequestLine: Bool, part: HeadScan.Part) -> ParseResult {
             if inRequestLine, n - lineStart > maxTargetBytes + 32 { return .invalid(.targetTooLong) }
-            if n > maxHeaderBytes { return .invalid(inRequestLine ? .targetTooLong : .headerTooLarge) }
-            scanned = inRequestLine ? -(lineStart + 1) : lineStart + 1
+            // Empty lines before the request line count toward the head's size.
+            if n > maxHeaderBytes { return .invalid(inRequestLine && n - lineStart > maxHeaderBytes ? .targetTooLong : .headerTooLarge) }
+            scan = HeadScan(lineStart: lineStart, parsedCount: n, part: part)
             return .incomplete
         }
 
-        // Empty lines before the request line are skipped (RFC 9112 §2.2).
+        // Empty lines before the request line are skipped (RFC 9112 §2.2),
+        // but they count toward the head: its size here, its timeout in the server.
         while pos + 1 < n, p[pos] == cr, p[pos + 1] == lf { pos += 2 }
-        if pos < n, p[pos] == lf { return .invalid(.badRequest(.bareLF)) }
-        if pos < n, p[pos] == cr {
-            if pos + 1 == n { return incomplete(lineStart: pos, inRequestLine: true) }
+        if pos == n { return incomplete(lineStart: pos, inRequestLine: true, part: .emptyLines) }
+        if p[pos] == lf { return .invalid(.badRequest(.bareLF)) }
+        if p[pos] == cr {
+            if pos + 1 == n { return incomplete(lineStart: pos, inRequestLine: true, part: .none) }
             return .invalid(.badRequest(.bareCR))
         }
         let lineStart = pos
 
         // Method.
         while pos < n, table[Int(p[pos])] & CharacterClass.tchar != 0 { pos += 1 }
-        if pos == n { return pos - lineStart > 32 ? .invalid(.badRequest(.invalidMethod)) : incomplete(lineStart: lineStart, inRequestLine: true) }
+        if pos == n {
+            return pos - lineStart > Self.maxMethodBytes ? .invalid(.badRequest(.invalidMethod))
+                : incomplete(lineStart: lineStart, inRequestLine: true, part: .method)
+        }
         if p[pos] != sp || pos == lineStart {
             return .invalid(.badRequest(pos == lineStart && p[pos] != sp ? .invalidMethod : (p[pos] == cr || p[pos] == lf ? .malformedRequestLine : .invalidMethod)))
         }
@@ -92,7 +138,7 @@ public struct RequestParser: Sendable {
         let targetStart = pos
         while pos < n, table[Int(p[pos])] & CharacterClass.target != 0 { pos += 1 }
         if pos - targetStart > maxTargetBytes { return .invalid(.targetTooLong) }
-        if pos == n { return incomplete(lineStart: lineStart, inRequestLine: true) }
+        if pos == n { return incomplete(lineStart: lineStart, inRequestLine: true, part: .target) }
         if p[pos] != sp || pos == targetStart {
             return .invalid(.badRequest(p[pos] == cr || p[pos] == lf || pos == targetStart ? .malformedRequestLine : .invalidTarget))
         }
@@ -120,7 +166,7 @@ public struct RequestParser: Sendable {
                 if c != lf { return .invalid(.badRequest(.bareCR)) }
             }
         }
-        if versionBytes < 10 { return incomplete(lineStart: lineStart, inRequestLine: true) }
+        if versionBytes < 10 { return incomplete(lineStart: lineStart, inRequestLine: true, part: .none) }
         if p[pos + 5] != 0x31 { return .invalid(.versionNotSupported) }
         head.versionMinor = p[pos + 7] == 0x30 ? 0 : 1
         pos += 10
@@ -132,10 +178,10 @@ public struct RequestParser: Sendable {
         var hostCount = 0
         while true {
             let line = pos
-            if pos >= n { return incomplete(lineStart: line, inRequestLine: false) }
+            if pos >= n { return incomplete(lineStart: line, inRequestLine: false, part: .headerName) }
             let first = p[pos]
             if first == cr {
-                if pos + 1 >= n { return incomplete(lineStart: line, inRequestLine: false) }
+                if pos + 1 >= n { return incomplete(lineStart: line, inRequestLine: false, part: .none) }
                 if p[pos + 1] != lf { return .invalid(.badRequest(.bareCR)) }
                 pos += 2
                 break
@@ -145,7 +191,7 @@ public struct RequestParser: Sendable {
 
             let nameStart = pos
             while pos < n, table[Int(p[pos])] & CharacterClass.tchar != 0 { pos += 1 }
-            if pos == n { return incomplete(lineStart: line, inRequestLine: false) }
+            if pos == n { return incomplete(lineStart: line, inRequestLine: false, part: .headerName) }
             let nameEnd = pos
             let c = p[pos]
             if c == sp || c == tab { return .invalid(.badRequest(.whitespaceBeforeColon)) }
@@ -158,10 +204,10 @@ public struct RequestParser: Sendable {
             while pos < n, p[pos] == sp || p[pos] == tab { pos += 1 }
             let valueStart = pos
             while pos < n, table[Int(p[pos])] & CharacterClass.fieldValue != 0 { pos += 1 }
-            if pos == n { return incomplete(lineStart: line, inRequestLine: false) }
+            if pos == n { return incomplete(lineStart: line, inRequestLine: false, part: .headerValue) }
             if p[pos] == lf { return .invalid(.badRequest(.bareLF)) }
             if p[pos] != cr { return .invalid(.badRequest(.invalidHeaderValue)) }
-            if pos + 1 >= n { return incomplete(lineStart: line, inRequestLine: false) }
+            if pos + 1 >= n { return incomplete(lineStart: line, inRequestLine: false, part: .none) }
             if p[pos + 1] != lf { return .invalid(.badRequest(.bareCR)) }
             var valueEnd = pos
             while valueEnd > valueStart, p[valueEnd - 1] == sp || p[valueEnd - 1] == tab { valueEnd -= 1 }

@@ -33,6 +33,12 @@ public struct Response {
         chunked = false
     }
 
+    /// Gives back buffers that one large answer grew past `bytes`.
+    public mutating func trim(above bytes: Int) {
+        if body.capacity > bytes { body.release() }
+        if headerLines.capacity > bytes { headerLines.release() }
+    }
+
     /// Frees the buffers.
     public mutating func release() {
         headerLines.release()

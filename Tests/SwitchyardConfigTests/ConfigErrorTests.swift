@@ -38,10 +38,10 @@ struct ConfigErrorTests {
         ErrorCase(name: "unknown key in limits", yaml: """
             limits:
               max_bdy_bytes: 10
-            """, expected: "t.yaml:2:3: error: unknown key 'max_bdy_bytes' in limits; expected one of: max_header_bytes, max_body_bytes, max_target_bytes, header_timeout_ms, idle_timeout_ms, max_connections, shutdown_timeout_ms; did you mean 'max_body_bytes'?"),
+            """, expected: "t.yaml:2:3: error: unknown key 'max_bdy_bytes' in limits; expected one of: max_header_bytes, max_body_bytes, max_target_bytes, header_timeout_ms, idle_timeout_ms, max_connections, shutdown_timeout_ms, min_data_rate_bytes_per_s, max_buffered_bytes; did you mean 'max_body_bytes'?"),
         ErrorCase(name: "limits not a mapping", yaml: """
             limits: 5
-            """, expected: "t.yaml:1:9: error: limits must be a mapping of keys (max_header_bytes, max_body_bytes, max_target_bytes, header_timeout_ms, idle_timeout_ms, max_connections, shutdown_timeout_ms); got 5"),
+            """, expected: "t.yaml:1:9: error: limits must be a mapping of keys (max_header_bytes, max_body_bytes, max_target_bytes, header_timeout_ms, idle_timeout_ms, max_connections, shutdown_timeout_ms, min_data_rate_bytes_per_s, max_buffered_bytes); got 5"),
         ErrorCase(name: "compression level out of range", yaml: """
             compression: { level: 12 }
             """, expected: "t.yaml:1:23: error: compression.level must be an integer from 1 to 9; got 12"),

@@ -34,6 +34,8 @@ struct ConfigValuesTests {
               idle_timeout_ms: 5
               max_connections: 6
               shutdown_timeout_ms: 7
+              min_data_rate_bytes_per_s: 0
+              max_buffered_bytes: 4294967296
             control: /run/switchyard/control.sock
             compression: { enabled: false, min_bytes: 0, level: 9 }
             thread_pool: { size: auto, queue: 8 }
@@ -48,7 +50,7 @@ struct ConfigValuesTests {
         var limits = Limits()
         limits.maxHeaderBytes = 1; limits.maxBodyBytes = 2; limits.maxTargetBytes = 3
         limits.headerTimeoutMs = 4; limits.idleTimeoutMs = 5; limits.maxConnections = 6
-        limits.shutdownTimeoutMs = 7
+        limits.shutdownTimeoutMs = 7; limits.minDataRateBytesPerSecond = 0; limits.maxBufferedBytes = 1 << 32
         #expect(config.limits == limits)
         #expect(config.control == "/run/switchyard/control.sock")
         #expect(config.compression.enabled == false && config.compression.minBytes == 0 && config.compression.level == 9)
@@ -57,7 +59,7 @@ struct ConfigValuesTests {
         #expect(config.processPool == PoolSettings(size: 3, queue: 10_000))
         #expect(config.plugins.map(\.name) == ["reports"])
         #expect(config.plugins.first?.path == "/usr/lib/libreports.so")
-        #expect(config.plugins.first?.location == SourceLocation(file: "t.yaml", line: 17, column: 5))
+        #expect(config.plugins.first?.location == SourceLocation(file: "t.yaml", line: 19, column: 5))
     }
 
     @Test("a route's keys are read, with defaults for the rest")

@@ -56,7 +56,8 @@ struct ShippedConfigTests {
         let text = try String(contentsOfFile: Self.referencePath, encoding: .utf8)
         let keys = [
             "listen", "event_loops", "limits", "max_header_bytes", "max_body_bytes", "max_target_bytes",
-            "header_timeout_ms", "idle_timeout_ms", "max_connections", "shutdown_timeout_ms", "control",
+            "header_timeout_ms", "idle_timeout_ms", "max_connections", "shutdown_timeout_ms",
+            "min_data_rate_bytes_per_s", "max_buffered_bytes", "control",
             "compression", "enabled", "min_bytes", "level", "thread_pool", "size", "queue", "thread_pools",
             "process_pool", "include", "plugins", "name", "path", "routes", "methods", "handler", "mode",
             "sync_to_thread", "pool", "timeout_ms", "allow", "options",

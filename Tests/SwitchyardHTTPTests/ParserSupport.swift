@@ -1,11 +1,11 @@
 import SwitchyardHTTP
 
-/// Feeds bytes to the parser as a server does: the buffer grows, `scanned`
+/// Feeds bytes to the parser as a server does: the buffer grows, `scan`
 /// is kept between calls.
 struct IncrementalParse {
     let parser: RequestParser
     var headers = HeaderTable()
-    var scanned = 0
+    var scan = HeadScan()
     var bytes: [UInt8] = []
 
     init(maxHeaderBytes: Int = 16384, maxTargetBytes: Int = 8192) {
@@ -14,7 +14,7 @@ struct IncrementalParse {
 
     mutating func feed(_ more: some Sequence<UInt8>) -> ParseResult {
         bytes.append(contentsOf: more)
-        return bytes.withUnsafeBytes { parser.parse($0, headers: &headers, scanned: &scanned) }
+        return bytes.withUnsafeBytes { parser.parse($0, headers: &headers, scan: &scan) }
     }
 
     /// Header `i` as (name, value) strings.

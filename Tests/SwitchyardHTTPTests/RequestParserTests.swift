@@ -92,15 +92,15 @@ struct ValidRequestTests {
         let bytes = Array((first + second).utf8)
         var headers = HeaderTable()
         defer { headers.release() }
-        var scanned = 0
+        var scan = HeadScan()
         let parser = RequestParser()
-        let one = bytes.withUnsafeBytes { parser.parse($0, headers: &headers, scanned: &scanned) }
+        let one = bytes.withUnsafeBytes { parser.parse($0, headers: &headers, scan: &scan) }
         guard case .complete(let head) = one, case .contentLength(let length) = head.framing else {
             Issue.record("\(one)"); return
         }
         let next = head.headLength + length
-        scanned = 0
-        let two = bytes.withUnsafeBytes { parser.parse(UnsafeRawBufferPointer(rebasing: $0[next...]), headers: &headers, scanned: &scanned) }
+        scan = HeadScan()
+        let two = bytes.withUnsafeBytes { parser.parse(UnsafeRawBufferPointer(rebasing: $0[next...]), headers: &headers, scan: &scan) }
         guard case .complete(let secondHead) = two else { Issue.record("\(two)"); return }
         #expect(secondHead.method == .get)
         #expect(secondHead.headLength == second.utf8.count)
@@ -236,6 +236,21 @@ struct HostileRequestTests {
         Case(name: "HTTP/2.0", bytes: "GET / HTTP/2.0\r\nHost: a\r\n\r\n", error: .versionNotSupported),
         Case(name: "HTTP/0.9", bytes: "GET / HTTP/0.9\r\nHost: a\r\n\r\n", error: .versionNotSupported),
         Case(name: "HTTP/3.0", bytes: "GET / HTTP/3.0\r\nHost: a\r\n\r\n", error: .versionNotSupported),
+        // No line end after the fault: the answer must not wait for one,
+        // however the bytes are split (the line-end shortcut once did).
+        Case(name: "bare CR ending the request line, no LF after", bytes: "GET /hello HTTP/1.1\rHost: x\r\r",
+             error: .badRequest(.bareCR)),
+        Case(name: "bare CR in a value, no LF after", bytes: "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb",
+             error: .badRequest(.bareCR)),
+        Case(name: "NUL in a value, no LF after", bytes: "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{0}b",
+             error: .badRequest(.invalidHeaderValue)),
+        Case(name: "control char in target, no LF after", bytes: "GET /a\u{1}b", error: .badRequest(.invalidTarget)),
+        Case(name: "space in a header name, no LF after", bytes: "GET / HTTP/1.1\r\nHost: a\r\nX Y",
+             error: .badRequest(.whitespaceBeforeColon)),
+        Case(name: "bare LF after empty lines", bytes: "\r\n\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+             error: .badRequest(.bareLF)),
+        Case(name: "empty lines count toward the head's size",
+             bytes: String(repeating: "\r\n", count: 8200) + "GET / HTTP/1.1\r\nHost: a\r\n\r\n", error: .headerTooLarge),
         // Limits.
         Case(name: "target too long", bytes: "GET \(longTarget) HTTP/1.1\r\nHost: a\r\n\r\n", error: .targetTooLong),
         Case(name: "head too large", bytes: "GET / HTTP/1.1\r\nHost: a\r\nX: \(String(repeating: "v", count: 17000))\r\n\r\n",

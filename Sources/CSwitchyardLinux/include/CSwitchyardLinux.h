@@ -25,6 +25,11 @@ int cswitchyard_pin_to_cpu(int cpu);
 /* Bytes a socket still holds unsent (SIOCOUTQ), or -1. */
 int cswitchyard_unsent_bytes(int fd);
 
+/* malloc serves blocks of `bytes` or more with their own mmap, so a large
+ * buffer's memory goes back to the system when it is freed (glibc otherwise
+ * raises that threshold as such blocks are freed, keeping them in the heap). */
+int cswitchyard_mmap_blocks_from(size_t bytes);
+
 /* Signals are taken through signalfd: block them in every thread. */
 int cswitchyard_block_signals(const int *signals, int count, sigset_t *out);
 
