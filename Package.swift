@@ -42,7 +42,7 @@ let package = Package(
         ]),
         // Handler protocols and the built-in handlers.
         .target(name: "SwitchyardPlugins", dependencies: [
-            "CSwitchyardLinux", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardConfig",
+            "CSwitchyardLinux", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardConfig", "SwitchyardEventLoop",
         ], swiftSettings: hotPath),
         // sd_notify through libsystemd.
         .target(name: "SwitchyardSystemd", dependencies: ["CSystemd"]),
@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
         .testTarget(name: "SwitchyardCompressionTests", dependencies: ["SwitchyardCompression", "SwitchyardHTTP", "CZlib"]),
         .testTarget(name: "SwitchyardEventLoopTests", dependencies: ["SwitchyardEventLoop"]),
+        .testTarget(name: "SwitchyardPluginsTests", dependencies: ["SwitchyardPlugins", "SwitchyardHTTP", "SwitchyardConfig"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

@@ -17,6 +17,7 @@ final class CompiledRoutes: Sendable {
         enum Action: Sendable {
             case fixed(PrerenderedResponse)
             case sync(any SyncHandler)
+            case async(any AsyncHandler)
         }
 
         let spec: RouteSpec
@@ -44,6 +45,7 @@ final class CompiledRoutes: Sendable {
             switch Builtins.makeHandler(for: spec, status: status) {
             case .fixed(let content): action = .fixed(PrerenderedResponse(content, compress: compress, settings: config.compression))
             case .sync(let handler): action = .sync(handler)
+            case .async(let handler): action = .async(handler)
             }
             return Entry(spec: spec, action: action, parameterNames: spec.pattern.parameterNames, compress: compress)
         }

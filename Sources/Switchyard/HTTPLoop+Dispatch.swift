@@ -18,8 +18,15 @@ extension HTTPLoop {
             response.reset()
             let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
                                       parameters: parameters, parameterNames: route.parameterNames, body: body)
-            handler.respond(to: view, into: &response)
+            do {
+                try handler.respond(to: view, into: &response)
+            } catch {
+                response.reset()
+                response.status = 500
+            }
             writeResponse(route, head, request, c)
+        case .async:
+            answerSimple(500, "async handlers are not served yet\n", c, head, isHead: false)
         }
     }
 

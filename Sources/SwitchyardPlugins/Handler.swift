@@ -1,13 +1,22 @@
-import SwitchyardConfig
+import SwitchyardEventLoop
 import SwitchyardHTTP
 
-/// A synchronous handler: it answers before returning. On the event loop it
-/// must not block (declare `mode: thread` if it does). It may run on several
-/// loops at once, so it must be `Sendable` and keep no unguarded state.
+/// A synchronous handler: it answers before returning. It runs where its
+/// route's mode says — on the event loop (`sync`: it must not block), on a
+/// pool thread (`thread`) or in a worker process (`process`) — so it must be
+/// `Sendable` and keep no unguarded state. A thrown error answers 500.
 public protocol SyncHandler: Sendable {
     /// Writes the answer into `response` (already reset: status 200, empty).
-    /// Runs on the thread its route's mode names.
-    func respond(to request: HandlerRequest, into response: inout Response)
+    func respond(to request: HandlerRequest, into response: inout Response) throws
+}
+
+/// An asynchronous handler: it runs on the event loop that owns the
+/// connection, in a task whose executor is that loop, and may `await` —
+/// `loop.sleep(milliseconds:)`, `loop.waitUntilReadable(_:)` — while the loop
+/// serves others. Between awaits it holds the loop like a sync handler does.
+/// Cancelled when its client goes away or its `timeout_ms` passes.
+public protocol AsyncHandler: Sendable {
+    func respond(to request: HandlerRequest, into response: inout Response, loop: EventLoop) async throws
 }
 
 /// A response that does not depend on the request, rendered once when routes
@@ -25,11 +34,11 @@ public struct FixedContent: Sendable {
 }
 
 /// How a route's handler is invoked; an enum so dispatch is a switch, not an
-/// existential built per request. Thread and process modes wrap `.sync`
-/// handlers when they arrive; async handlers get their own case.
+/// existential built per request.
 public enum RouteHandler: Sendable {
     case fixed(FixedContent)
     case sync(any SyncHandler)
+    case async(any AsyncHandler)
 }
 
 /// Where the server is in its life, for `/readyz`.

@@ -39,6 +39,7 @@ static inline uint32_t cswitchyard_EPOLLERR(void) { return EPOLLERR; }
 static inline uint32_t cswitchyard_EPOLLHUP(void) { return EPOLLHUP; }
 static inline uint32_t cswitchyard_EPOLLRDHUP(void) { return EPOLLRDHUP; }
 static inline uint32_t cswitchyard_EPOLLEXCLUSIVE(void) { return EPOLLEXCLUSIVE; }
+static inline uint32_t cswitchyard_EPOLLONESHOT(void) { return EPOLLONESHOT; }
 static inline int cswitchyard_SOCK_NONBLOCK(void) { return SOCK_NONBLOCK; }
 static inline int cswitchyard_SOCK_CLOEXEC(void) { return SOCK_CLOEXEC; }
 static inline int cswitchyard_EFD_NONBLOCK(void) { return EFD_NONBLOCK; }
