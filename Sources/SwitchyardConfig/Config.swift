@@ -15,6 +15,11 @@ public struct Config: Sendable {
     public var threadPool: PoolSettings
     public var threadPools: [String: PoolSettings]
     public var processPool: PoolSettings
+    /// `default_mode:` — the mode of routes whose sync handler declares none
+    /// (`sync`, `thread` or `process`; never `async`), or nil when unset.
+    /// Already applied: such routes carry it as `effectiveMode`, with
+    /// `RouteSpec.defaultModeApplied` set.
+    public var defaultMode: ExecutionMode?
     public var plugins: [PluginSpec]
     public var routes: [RouteSpec]
     /// Warnings found while loading (implicit sync mode, …), in file order.
@@ -23,12 +28,13 @@ public struct Config: Sendable {
     public init(source: String, listen: [ListenAddress], eventLoops: Int, limits: Limits,
                 control: String?, compression: CompressionSettings, threadPool: PoolSettings,
                 threadPools: [String: PoolSettings], processPool: PoolSettings,
-                plugins: [PluginSpec], routes: [RouteSpec], warnings: [Diagnostic]) {
+                plugins: [PluginSpec], routes: [RouteSpec], warnings: [Diagnostic],
+                defaultMode: ExecutionMode? = nil) {
         self.source = source; self.listen = listen; self.eventLoops = eventLoops
         self.limits = limits; self.control = control; self.compression = compression
         self.threadPool = threadPool; self.threadPools = threadPools
         self.processPool = processPool; self.plugins = plugins; self.routes = routes
-        self.warnings = warnings
+        self.warnings = warnings; self.defaultMode = defaultMode
     }
 }
 
@@ -77,11 +83,19 @@ public struct CompressionSettings: Sendable, Hashable {
     public init() {}
 }
 
+/// A thread pool's or the process pool's settings.
 public struct PoolSettings: Sendable, Hashable {
-    /// `nil` means auto (one per core).
+    /// Threads or workers; `nil` means auto (one per core).
     public var size: Int?
+    /// Jobs that may wait; past it, requests get 503 with Retry-After.
     public var queue: Int
-    public init(size: Int?, queue: Int) { self.size = size; self.queue = queue }
+    /// Process pool only (`process_pool.max_jobs`): a worker that has run
+    /// this many jobs is replaced by a fresh one. 0 (the default) never
+    /// recycles. Always 0 for thread pools, which do not take the key.
+    public var maxJobs: Int
+    public init(size: Int?, queue: Int, maxJobs: Int = 0) {
+        self.size = size; self.queue = queue; self.maxJobs = maxJobs
+    }
 }
 
 public struct PluginSpec: Sendable, Hashable {
@@ -153,11 +167,18 @@ public struct RouteSpec: Sendable, Hashable {
     /// `PLUGIN.FUNCTION`.
     public var handler: String
     public var handlerKind: HandlerKind
-    /// What the file said (`mode:` or `sync_to_thread:`), if anything.
+    /// What the route itself said (`mode:` or `sync_to_thread:`), if anything;
+    /// never the config's `default_mode`.
     public var declaredMode: ExecutionMode?
-    /// Where it runs, after the contract's table.
+    /// Where it runs, after the contract's table (with `default_mode` taken
+    /// for a sync handler that declares nothing).
     public var effectiveMode: ExecutionMode
-    /// A named pool from `thread_pools`, for thread mode.
+    /// True when the route declares no mode and its sync handler took the
+    /// config's `default_mode`, which is then `effectiveMode`.
+    public var defaultModeApplied: Bool
+    /// The named pool from `thread_pools` (`pool:`) a thread-mode route runs
+    /// in; nil means the shared `thread_pool`. Always nil unless
+    /// `effectiveMode` is `.thread`.
     public var pool: String?
     public var timeoutMs: Int?
     /// Empty means everyone.
@@ -172,10 +193,12 @@ public struct RouteSpec: Sendable, Hashable {
     public init(path: String, pattern: RoutePattern, methods: MethodSet, handler: String,
                 handlerKind: HandlerKind, declaredMode: ExecutionMode?, effectiveMode: ExecutionMode,
                 pool: String?, timeoutMs: Int?, allow: [NetworkPrefix], compression: Bool,
-                options: [String: OptionValue], warnings: [Diagnostic], location: SourceLocation) {
+                options: [String: OptionValue], warnings: [Diagnostic], location: SourceLocation,
+                defaultModeApplied: Bool = false) {
         self.path = path; self.pattern = pattern; self.methods = methods; self.handler = handler
         self.handlerKind = handlerKind; self.declaredMode = declaredMode
-        self.effectiveMode = effectiveMode; self.pool = pool; self.timeoutMs = timeoutMs
+        self.effectiveMode = effectiveMode; self.defaultModeApplied = defaultModeApplied
+        self.pool = pool; self.timeoutMs = timeoutMs
         self.allow = allow; self.compression = compression; self.options = options
         self.warnings = warnings; self.location = location
     }

@@ -26,7 +26,8 @@ struct ConfigAssembly {
             limits: Limits(), control: nil, compression: CompressionSettings(),
             threadPool: ConfigDefaults.threadPool, threadPools: [:], processPool: ConfigDefaults.processPool,
             plugins: [], routes: [], warnings: [])
-        guard let top = main.mapping(root, "top level", keys: YAMLNodeDecoder.topLevelKeys) else { return nil }
+        guard let top = main.mapping(root, "top level", keys: YAMLNodeDecoder.topLevelKeys,
+                                        unknownKey: main.unknownTopLevelKey) else { return nil }
 
         var parts = [Part(decoder: main, plugins: top["plugins"]?.value, routes: top["routes"]?.value)]
         for entry in top.entries {
@@ -36,10 +37,11 @@ struct ConfigAssembly {
             case "event_loops": config.eventLoops = main.eventLoops(value, cores: cores) ?? config.eventLoops
             case "limits": config.limits = main.limits(value)
             case "control": config.control = main.control(value)
+            case "default_mode": config.defaultMode = main.defaultMode(value)
             case "compression": config.compression = main.compression(value)
             case "thread_pool": config.threadPool = main.pool(value, "thread_pool", defaults: ConfigDefaults.threadPool)
             case "thread_pools": config.threadPools = main.threadPools(value)
-            case "process_pool": config.processPool = main.pool(value, "process_pool", defaults: ConfigDefaults.processPool)
+            case "process_pool": config.processPool = main.processPool(value)
             case "include": parts += includes(value, decoder: main, baseDirectory: baseDirectory, mainName: name)
             default: break  // plugins and routes: below, once every file is read
             }
@@ -64,7 +66,8 @@ struct ConfigAssembly {
             guard let node = part.routes else { continue }
             let decoder = RouteDecoder(
                 decoder: part.decoder, catalog: catalog, pluginNames: Set(pluginsByName.keys),
-                threadPoolNames: Set(config.threadPools.keys), environment: environment)
+                threadPoolNames: Set(config.threadPools.keys), defaultMode: config.defaultMode,
+                environment: environment)
             drafts += decoder.routes(node)
         }
         reportConflicts(drafts)

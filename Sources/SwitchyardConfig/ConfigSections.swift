@@ -4,9 +4,45 @@ import Yams
 /// Each starts from the defaults and changes only what the file sets.
 extension YAMLNodeDecoder {
     static let topLevelKeys = [
-        "listen", "event_loops", "limits", "control", "compression", "thread_pool",
+        "listen", "event_loops", "limits", "control", "default_mode", "compression", "thread_pool",
         "thread_pools", "process_pool", "include", "plugins", "routes",
     ]
+
+    /// A top-level key the file does not know: route keys get a pointer to
+    /// their top-level counterpart, anything else the usual message.
+    func unknownTopLevelKey(_ key: String, _ keyNode: Node) {
+        switch key {
+        case "mode", "sync_to_thread":
+            error(keyNode, "'\(key)' belongs in a route; to set the mode of every route that declares none, "
+                  + "use default_mode: sync, thread or process")
+        case "pool":
+            error(keyNode, "'pool' belongs in a route (thread mode); define pools under thread_pool and thread_pools")
+        default:
+            let keys = Self.topLevelKeys
+            error(keyNode, "unknown key '\(key)' in top level; expected one of: "
+                  + keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: keys))
+        }
+    }
+
+    /// `default_mode:` — the mode of routes whose sync handler declares none:
+    /// sync, thread or process. `async` is refused: async handlers run on the
+    /// event loop already, and the default applies to sync handlers only.
+    func defaultMode(_ node: Node) -> ExecutionMode? {
+        let allowed: [ExecutionMode] = [.sync, .thread, .process]
+        let names = allowed.map(\.rawValue)
+        guard let text = text(node, "default_mode", expected: "sync, thread or process") else { return nil }
+        guard let mode = ExecutionMode(rawValue: text) else {
+            error(node, "unknown mode '\(text)' for default_mode; expected one of: "
+                  + names.joined(separator: ", ") + KeySuggestion.hint(for: text, in: names))
+            return nil
+        }
+        guard allowed.contains(mode) else {
+            error(node, "default_mode cannot be async: default_mode applies to sync handlers that declare no mode, "
+                  + "and async handlers already run on the event loop without it; use sync, thread or process")
+            return nil
+        }
+        return mode
+    }
 
     /// `listen:` — one address or a list; the same address twice is an error
     /// (except port 0, which binds a new free port each time).
@@ -96,19 +132,39 @@ extension YAMLNodeDecoder {
         return settings
     }
 
-    /// A pool's `{ size, queue }`; `size: auto` is stored as nil.
+    /// A thread pool's `{ size, queue }`; `size: auto` is stored as nil.
     func pool(_ node: Node, _ name: String, defaults: PoolSettings) -> PoolSettings {
+        pool(node, name, defaults: defaults, keys: ["size", "queue"])
+    }
+
+    /// `process_pool:` — `{ size, queue, max_jobs }`.
+    func processPool(_ node: Node) -> PoolSettings {
+        pool(node, "process_pool", defaults: ConfigDefaults.processPool, keys: ["size", "queue", "max_jobs"])
+    }
+
+    private func pool(_ node: Node, _ name: String, defaults: PoolSettings, keys: [String]) -> PoolSettings {
         var settings = defaults
-        guard let mapping = mapping(node, name, keys: ["size", "queue"]) else { return settings }
+        guard let mapping = mapping(node, name, keys: keys, unknownKey: { key, keyNode in
+            if key == "max_jobs" {
+                error(keyNode, "max_jobs applies to process_pool only (it recycles worker processes); "
+                      + "\(name) takes: " + keys.joined(separator: ", "))
+            } else {
+                error(keyNode, "unknown key '\(key)' in \(name); expected one of: "
+                      + keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: keys))
+            }
+        }) else { return settings }
         for entry in mapping.entries {
-            if entry.key == "size" {
+            switch entry.key {
+            case "size":
                 switch count(entry.value, "\(name).size", range: 1...65536) {
                 case .auto?: settings.size = nil
                 case .fixed(let value)?: settings.size = value
                 case nil: break
                 }
-            } else {
+            case "queue":
                 settings.queue = int(entry.value, "\(name).queue", range: 1...Int(Int32.max)) ?? settings.queue
+            default:
+                settings.maxJobs = int(entry.value, "\(name).max_jobs", range: 0...Int.max) ?? settings.maxJobs
             }
         }
         return settings
@@ -126,6 +182,11 @@ extension YAMLNodeDecoder {
         for (keyNode, value) in mapping {
             guard case .scalar(let scalar) = keyNode, Self.isName(scalar.string) else {
                 error(keyNode, "thread pool names use letters, digits, '_' and '-'; got \(describe(keyNode))")
+                continue
+            }
+            guard scalar.string != Self.defaultPoolName else {
+                error(keyNode, "thread pool name '\(Self.defaultPoolName)' is reserved for thread_pool, "
+                      + "the pool thread-mode routes use without pool:; set it under thread_pool or choose another name")
                 continue
             }
             pools[scalar.string] = pool(value, "thread_pools.\(scalar.string)", defaults: ConfigDefaults.threadPool)
@@ -161,6 +222,9 @@ extension YAMLNodeDecoder {
         return result
     }
 
+    /// What `pool:` and `switchyard routes` call the shared `thread_pool`.
+    static let defaultPoolName = "default"
+
     /// Letters, digits, `_` and `-`, not empty.
     static func isName(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy {
@@ -174,5 +238,5 @@ enum ConfigDefaults {
     static let listen: [ListenAddress] = [.ipv4(host: "127.0.0.1", port: 8080)]
     static let eventLoops = 1
     static let threadPool = PoolSettings(size: 40, queue: 1024)
-    static let processPool = PoolSettings(size: nil, queue: 256)
+    static let processPool = PoolSettings(size: nil, queue: 256, maxJobs: 0)
 }

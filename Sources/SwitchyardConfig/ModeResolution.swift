@@ -9,6 +9,10 @@
 /// | async | error | async |
 /// | thread | thread | async, warning: thread has no effect |
 /// | process | process | error |
+///
+/// A top-level `default_mode` (sync, thread or process) stands in for the
+/// declaration of a sync handler that declares nothing, so the first row's
+/// warning does not arise; async handlers stay async.
 enum ModeResolution {
     /// The two kinds of mode warning, each silenced by its own variable.
     enum Warning: Equatable {
@@ -59,7 +63,8 @@ enum ModeResolution {
         switch warning {
         case .implicitSync:
             return "route \(path): sync handler \(handler) has no declared mode and runs on the event loop "
-                + "(implicit sync mode); declare mode: sync if it never blocks, or mode: thread "
+                + "(implicit sync mode); declare mode: sync if it never blocks, or mode: thread, "
+                + "or set a top-level default_mode for every route that declares none "
                 + "(\(warning.environmentVariable)=0 silences this)"
         case .threadWithAsync:
             return "route \(path): \(declaredAs ?? "mode: thread") has no effect on async handler \(handler), "

@@ -26,6 +26,8 @@ struct RouteDecoder {
     /// Every plugin declared in any file.
     let pluginNames: Set<String>
     let threadPoolNames: Set<String>
+    /// The config's `default_mode`, for routes whose sync handler declares none.
+    let defaultMode: ExecutionMode?
     let environment: [String: String]
 
     func routes(_ node: Node) -> [RouteDraft] {
@@ -40,7 +42,14 @@ struct RouteDecoder {
             label = "route \(path.string)"
         }
         let errorsBefore = d.log.errorCount
-        guard let mapping = d.mapping(node, label, keys: Self.keys) else { return nil }
+        guard let mapping = d.mapping(node, label, keys: Self.keys, unknownKey: { key, keyNode in
+            if key == "default_mode" {
+                d.error(keyNode, "default_mode is a top-level key; a route declares its own mode with mode:")
+            } else {
+                d.error(keyNode, "unknown key '\(key)' in \(label); expected one of: "
+                        + Self.keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: Self.keys))
+            }
+        }) else { return nil }
         var draft = RouteDraft(location: d.location(node))
 
         // path
@@ -78,20 +87,19 @@ struct RouteDecoder {
         // mode and its synonym
         let (declared, declaredAs, modeNode) = modeDeclaration(mapping, label: label)
 
-        // pool
-        var pool: String?
+        // pool: the name is checked here, whether it applies once the mode is known
+        var poolName: String?, poolNode: Node?
         if let entry = mapping["pool"], let text = d.string(entry.value, "pool of \(label)") {
-            if !threadPoolNames.contains(text) {
+            if text == YAMLNodeDecoder.defaultPoolName {
+                poolNode = entry.value   // the shared thread_pool, by its name
+            } else if !threadPoolNames.contains(text) {
                 let names = threadPoolNames.sorted()
                 d.error(entry.value, names.isEmpty
-                    ? "unknown thread pool '\(text)'; define it under thread_pools:"
+                    ? "unknown thread pool '\(text)'; define it under thread_pools: (or leave pool out for thread_pool)"
                     : "unknown thread pool '\(text)'; thread_pools defines: " + names.joined(separator: ", ")
                         + KeySuggestion.hint(for: text, in: names))
-            } else if declared != .thread {
-                d.error(entry.value, "pool applies only to mode: thread; \(label) declares "
-                        + (declaredAs ?? "no mode"))
             } else {
-                pool = text
+                poolName = text; poolNode = entry.value
             }
         }
 
@@ -117,11 +125,13 @@ struct RouteDecoder {
             options = d.options(entry.value, handler: handler, entry: handlerEntry) ?? [:]
         }
 
-        // mode resolution
+        // mode resolution; default_mode stands in for a sync handler's missing declaration
         var warnings: [Diagnostic] = []
         var effective: ExecutionMode?
-        if let handler, let kind = handlerEntry?.kind {
-            switch ModeResolution.resolve(declared: declared, kind: kind) {
+        let kind = handlerEntry?.kind
+        let defaultApplied = declared == nil && kind == .sync ? defaultMode : nil
+        if let handler, let kind {
+            switch ModeResolution.resolve(declared: declared ?? defaultApplied, kind: kind) {
             case .mismatch:
                 d.error(modeNode ?? node, ModeResolution.mismatchMessage(
                     path: name, handler: handler, kind: kind, declaredAs: declaredAs ?? "", declared: declared ?? .sync))
@@ -137,18 +147,50 @@ struct RouteDecoder {
             }
         }
 
+        // pool applies to thread mode, declared or by default_mode
+        var pool: String?
+        if let poolNode {
+            if let problem = poolProblem(declared: declared, declaredAs: declaredAs, kind: kind, handler: handler, label: label) {
+                d.error(poolNode, problem)
+            } else if effective == .thread {
+                pool = poolName
+            }
+        }
+
         if d.log.errorCount == errorsBefore, let path = draft.path, let pattern = draft.pattern,
            let handler, let kind = handlerEntry?.kind, let effective {
             draft.spec = RouteSpec(
                 path: path, pattern: pattern, methods: draft.methods, handler: handler, handlerKind: kind,
                 declaredMode: declared, effectiveMode: effective, pool: pool, timeoutMs: timeoutMs,
                 allow: allow, compression: compression, options: options, warnings: warnings,
-                location: draft.location)
+                location: draft.location, defaultModeApplied: defaultApplied != nil)
         }
         return draft
     }
 
     // MARK: Parts
+
+    /// Why `pool:` does not apply to a route, or nil when it does: its mode,
+    /// declared or taken from `default_mode`, must be thread. With the
+    /// handler unknown (an error already) a default cannot be judged.
+    func poolProblem(declared: ExecutionMode?, declaredAs: String?, kind: HandlerKind?,
+                     handler: String?, label: String) -> String? {
+        let prefix = "pool applies only to mode: thread; \(label) "
+        if let declared {
+            return declared == .thread ? nil : prefix + "declares " + (declaredAs ?? "mode: \(declared.rawValue)")
+        }
+        switch (defaultMode, kind) {
+        case (.thread?, .sync?), (.thread?, nil):
+            return nil
+        case (.thread?, .async?):
+            return prefix + "declares no mode, and default_mode applies to sync handlers only: "
+                + "async handler \(handler ?? "?") runs on the event loop"
+        case (let mode?, _):
+            return prefix + "declares no mode and default_mode is \(mode.rawValue)"
+        case (nil, _):
+            return prefix + "declares no mode"
+        }
+    }
 
     /// What `mode:` (or its synonym `sync_to_thread:`) declares, how the file
     /// wrote it (for messages), and the node that said it.

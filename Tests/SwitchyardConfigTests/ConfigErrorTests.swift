@@ -11,7 +11,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
 
 @Suite("Config errors: one mistake, one exact diagnostic")
 struct ConfigErrorTests {
-    static let topKeys = "listen, event_loops, limits, control, compression, thread_pool, thread_pools, process_pool, include, plugins, routes"
+    static let topKeys = "listen, event_loops, limits, control, default_mode, compression, thread_pool, thread_pools, process_pool, include, plugins, routes"
     static let routeKeys = "path, methods, handler, mode, sync_to_thread, pool, timeout_ms, allow, options, compression"
 
     static let cases: [ErrorCase] = [
@@ -62,7 +62,7 @@ struct ConfigErrorTests {
         ErrorCase(name: "unknown key in process_pool", yaml: """
             process_pool:
               workers: 2
-            """, expected: "t.yaml:2:3: error: unknown key 'workers' in process_pool; expected one of: size, queue"),
+            """, expected: "t.yaml:2:3: error: unknown key 'workers' in process_pool; expected one of: size, queue, max_jobs"),
         ErrorCase(name: "control not a string", yaml: """
             control: [a, b]
             """, expected: "t.yaml:1:10: error: control must be a string; got a list"),
@@ -115,7 +115,7 @@ struct ConfigErrorTests {
               - path: /a
                 handler: builtin.txt
                 mode: sync
-            """, expected: "t.yaml:3:14: error: unknown handler 'builtin.txt'; builtin has: delay, echo, health, ready, sleep, text; did you mean 'builtin.text'?"),
+            """, expected: "t.yaml:3:14: error: unknown handler 'builtin.txt'; builtin has: cpu, delay, echo, health, ready, sleep, text; did you mean 'builtin.text'?"),
         ErrorCase(name: "handler not PLUGIN.FUNCTION", yaml: """
             routes:
               - { path: /a, handler: text, mode: sync }

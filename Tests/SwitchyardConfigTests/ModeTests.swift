@@ -79,7 +79,8 @@ struct ModeTests {
             """))
         #expect(config.warnings.map(\.description) == [
             "t.yaml:3:14: warning: route /report: sync handler builtin.sleep has no declared mode and runs on the event loop "
-                + "(implicit sync mode); declare mode: sync if it never blocks, or mode: thread "
+                + "(implicit sync mode); declare mode: sync if it never blocks, or mode: thread, "
+                + "or set a top-level default_mode for every route that declares none "
                 + "(SWITCHYARD_WARN_IMPLICIT_SYNC_TO_THREAD=0 silences this)",
         ])
     }

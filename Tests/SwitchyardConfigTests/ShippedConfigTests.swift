@@ -97,38 +97,3 @@ struct ConfigSourceTests {
         #expect(ConfigSource.embeddedDefault.description == "<embedded default>")
     }
 }
-
-@Suite("switchyard routes table")
-struct RouteTableTests {
-    @Test("one row per route with declared and effective mode and warnings, then the warnings in full")
-    func render() throws {
-        let config = try #require(TestCatalog.config("""
-            routes:
-              - { path: /hello, handler: builtin.text, mode: sync }
-              - { path: /report, methods: [GET, POST], handler: builtin.sleep }
-              - { path: /wait, handler: builtin.delay, sync_to_thread: true }
-              - { path: /crunch, handler: builtin.sleep, mode: process }
-            """))
-        let text = RouteTable.render(config)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[0] == "METHODS   PATH     HANDLER        DECLARED  EFFECTIVE  WARNINGS")
-        #expect(lines[1] == "GET,HEAD  /hello   builtin.text   sync      sync       -")
-        #expect(lines[2] == "GET,POST  /report  builtin.sleep  -         sync       implicit sync mode")
-        #expect(lines[3] == "GET,HEAD  /wait    builtin.delay  thread    async      thread has no effect")
-        #expect(lines[4] == "GET,HEAD  /crunch  builtin.sleep  process   process    -")
-        #expect(lines[5] == "")
-        #expect(lines[6].hasPrefix("t.yaml:3:53: warning: route /report: sync handler builtin.sleep has no declared mode"))
-        #expect(lines[7].hasPrefix("t.yaml:4:60: warning: route /wait: sync_to_thread: true has no effect"))
-        #expect(lines.count == 9 && lines[8] == "")
-    }
-
-    @Test("without warnings there is only the table")
-    func noWarnings() throws {
-        let config = try #require(TestCatalog.config("routes: [{ path: /a, handler: builtin.echo, mode: sync }]"))
-        #expect(RouteTable.render(config) == """
-            METHODS   PATH  HANDLER       DECLARED  EFFECTIVE  WARNINGS
-            GET,HEAD  /a    builtin.echo  sync      sync       -
-
-            """)
-    }
-}

@@ -2,15 +2,17 @@ import Foundation
 import SwitchyardConfig
 
 /// The handler catalog the config tests validate against: a stand-in for
-/// the plugins layer's, with one async handler and one blocking sync one.
+/// the plugins layer's `Builtins.catalog` (the plugins tests check that the
+/// kinds and option names agree), with async and blocking sync handlers.
 enum TestCatalog {
     static let catalog = HandlerCatalog(entries: [
         "builtin.text": .init(kind: .sync, options: ["status": .int(200...599), "body": .string, "content_type": .headerValue]),
         "builtin.echo": .init(kind: .sync, options: [:]),
         "builtin.health": .init(kind: .sync, options: ["max_lag_ms": .int(1...86_400_000)]),
         "builtin.ready": .init(kind: .sync, options: [:]),
-        "builtin.delay": .init(kind: .async, options: ["ms": .int(0...3_600_000)]),
-        "builtin.sleep": .init(kind: .sync, options: ["ms": .int(0...3_600_000)]),
+        "builtin.delay": .init(kind: .async, options: ["ms": .int(0...600_000)]),
+        "builtin.sleep": .init(kind: .sync, options: ["ms": .int(0...600_000)]),
+        "builtin.cpu": .init(kind: .sync, options: ["rounds": .int(1...100_000_000)]),
     ])
 
     static func loader(environment: [String: String] = [:]) -> ConfigLoader {
