@@ -1,20 +1,25 @@
 import SwitchyardConfig
 
-/// What this build can run. Execution modes: The config accepts all four (they
-/// are the contract's), but a route must not silently run somewhere other
-/// than where it was declared, so until the thread and process pools exist
-/// such routes are refused by `check` and `serve` alike.
+/// What this build can run. A config may ask for more than a build can do;
+/// rather than run a route somewhere other than where it was declared, or
+/// start without a plugin it names, `check` and `serve` refuse it alike.
+///
+/// All four execution modes run: on the event loop (sync, async), in the
+/// thread pools and in the worker processes. Shared-library plugins are not
+/// loaded yet, so a declared plugin is refused.
 public enum BuildCapabilities {
-    public static let runnable: Set<ExecutionMode> = [.sync]
+    /// The execution modes this build runs.
+    public static let runnable: Set<ExecutionMode> = [.sync, .async, .thread, .process]
 
-    /// One error per route whose effective mode cannot run yet, and per
-    /// declared plugin: this build loads none, and a plugin that is named but
-    /// never loaded must not pass for one that works.
+    /// One error per route whose effective mode cannot run in this build
+    /// (none while every mode is runnable), and per declared plugin: this
+    /// build loads none, and a plugin that is named but never loaded must not
+    /// pass for one that works. Sorted by place in the files.
     public static func errors(in config: Config) -> [Diagnostic] {
         let modes = config.routes.filter { !runnable.contains($0.effectiveMode) }.map { route in
             Diagnostic(.error, route.location,
-                       "route \(route.path): mode \(route.effectiveMode.rawValue) is not available in this build yet; "
-                       + "declare mode: sync for now (the \(route.effectiveMode.rawValue) pool is still to come)")
+                       "route \(route.path): mode \(route.effectiveMode.rawValue) is not available in this build; "
+                       + "declare one of: " + ExecutionMode.allCases.filter(runnable.contains).map(\.rawValue).joined(separator: ", "))
         }
         let plugins = config.plugins.map { plugin in
             Diagnostic(.error, plugin.location,

@@ -103,6 +103,7 @@ struct HandlerRegistryTests {
         ]
         for config in configs {
             #expect(config.warnings.isEmpty, "\(config.source): \(config.warnings)")
+            #expect(Set(config.routes.map(\.effectiveMode)) == Set(ExecutionMode.allCases), "\(config.source)")
             for spec in config.routes {
                 let handler = Builtins.makeHandler(for: spec, status: FixedStatus())
                 #expect((spec.handlerKind == .async) == (HandlerCase(handler) == .async), "\(spec.path)")
