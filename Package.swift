@@ -35,6 +35,10 @@ let package = Package(
         .target(name: "SwitchyardEventLoop", dependencies: ["CSwitchyardLinux"], swiftSettings: hotPath),
         // Path patterns compiled into a byte-keyed tree (literals decoded by SwitchyardHTTP's rules).
         .target(name: "SwitchyardRouting", dependencies: ["SwitchyardHTTP"], swiftSettings: hotPath),
+        // Where handlers run off the loop: thread pools and child worker processes. Knows nothing of HTTP.
+        .target(name: "SwitchyardExecution", dependencies: [
+            "CSwitchyardLinux", "SwitchyardEventLoop", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: hotPath),
         // YAML config, validation with file:line:col, mode resolution.
         .target(name: "SwitchyardConfig", dependencies: [
             "SwitchyardRouting",
@@ -49,7 +53,7 @@ let package = Package(
         // Wiring: listeners, connections, dispatch, lifecycle.
         .target(name: "Switchyard", dependencies: [
             "CSwitchyardLinux", "SwitchyardHTTP", "SwitchyardCompression", "SwitchyardEventLoop",
-            "SwitchyardRouting", "SwitchyardConfig", "SwitchyardPlugins", "SwitchyardSystemd",
+            "SwitchyardRouting", "SwitchyardConfig", "SwitchyardPlugins", "SwitchyardSystemd", "SwitchyardExecution",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
         .executableTarget(name: "switchyard", dependencies: [
@@ -63,6 +67,7 @@ let package = Package(
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
         .testTarget(name: "SwitchyardCompressionTests", dependencies: ["SwitchyardCompression", "SwitchyardHTTP", "CZlib"]),
         .testTarget(name: "SwitchyardEventLoopTests", dependencies: ["SwitchyardEventLoop"]),
+        .testTarget(name: "SwitchyardExecutionTests", dependencies: ["SwitchyardExecution", "SwitchyardEventLoop"]),
         .testTarget(name: "SwitchyardPluginsTests", dependencies: ["SwitchyardPlugins", "SwitchyardHTTP", "SwitchyardConfig"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]

@@ -6,6 +6,14 @@
 #include <sched.h>
 #include <string.h>
 #include <malloc.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char **environ;
 
 int cswitchyard_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
@@ -42,4 +50,46 @@ int cswitchyard_unsent_bytes(int fd) {
 
 int cswitchyard_mmap_blocks_from(size_t bytes) {
     return mallopt(M_MMAP_THRESHOLD, (int)bytes);
+}
+
+int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, int log, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    int rc;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, log, 1);
+    posix_spawn_file_actions_adddup2(&actions, log, 2);
+    posix_spawn_file_actions_adddup2(&actions, channel, 3);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(pid, path, &actions, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+}
+
+int cswitchyard_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int cswitchyard_die_with_parent(void) {
+    return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+int cswitchyard_lower_priority(int nice_value) {
+    struct sched_param param = { 0 };
+    sched_setscheduler(0, SCHED_BATCH, &param);
+    return setpriority(PRIO_PROCESS, 0, nice_value);
+}
+
+int cswitchyard_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
 }

@@ -75,6 +75,12 @@ public final class EventLoop: @unchecked Sendable {
         pthread_equal(pthread_t(thread.load(ordering: .relaxed)), pthread_self()) != 0
     }
 
+    /// Makes the calling thread the loop's: call it first on the thread that
+    /// will `run` the loop, before any loop-only work.
+    public func bindToCurrentThread() {
+        thread.store(UInt(pthread_self()), ordering: .releasing)
+    }
+
     /// Traps in debug builds when called off the loop's thread; free in release.
     @inline(__always) public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
         assert(inLoop, "\(name): loop-only code called from another thread", file: file, line: line)
@@ -117,7 +123,7 @@ public final class EventLoop: @unchecked Sendable {
     /// dispatch them, fire due timers, run jobs handed in by other threads and
     /// executor jobs, then let the handler end the turn.
     public func run(_ handler: EventLoopHandler) {
-        thread.store(UInt(pthread_self()), ordering: .releasing)
+        bindToCurrentThread()
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(Self.eventCapacity))
         defer { events.deallocate() }
         while !stopRequested.load(ordering: .acquiring) {

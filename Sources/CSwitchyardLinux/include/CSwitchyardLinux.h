@@ -30,6 +30,19 @@ int cswitchyard_unsent_bytes(int fd);
  * raises that threshold as such blocks are freed, keeping them in the heap). */
 int cswitchyard_mmap_blocks_from(size_t bytes);
 
+/* Worker processes. spawn: posix_spawn (never fork: the daemon has threads)
+ * of `path` with `argv`, `channel` as fd 3, `log` as stdout and stderr,
+ * stdin from /dev/null, an empty signal mask and default dispositions. */
+int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, int log, pid_t *pid);
+/* pipe2 (declared only under _GNU_SOURCE). */
+int cswitchyard_pipe2(int fds[2], int flags);
+/* A descriptor that becomes readable when `pid` exits (Linux 5.3+), or -1. */
+int cswitchyard_pidfd_open(pid_t pid);
+/* In a worker: SIGKILL when the parent thread dies. */
+int cswitchyard_die_with_parent(void);
+/* In a worker: nice 10 and SCHED_BATCH, so the loops win the CPU. */
+int cswitchyard_lower_priority(int nice_value);
+
 /* Signals are taken through signalfd: block them in every thread. */
 int cswitchyard_block_signals(const int *signals, int count, sigset_t *out);
 
