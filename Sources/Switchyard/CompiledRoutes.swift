@@ -1,5 +1,6 @@
 import SwitchyardCompression
 import SwitchyardConfig
+import SwitchyardExecution
 import SwitchyardHTTP
 import SwitchyardPlugins
 import SwitchyardRouting
@@ -11,24 +12,35 @@ final class CompiledRoutes: Sendable {
     /// A class, so the request path takes one reference instead of copying
     /// a struct full of arrays.
     final class Entry: Sendable {
-        /// What answers the route, as the request path needs it: a fixed
-        /// response already rendered, or a handler to call. One reference
-        /// to copy per request, never the handler's content.
+        /// What answers the route and where it runs, as the request path
+        /// needs it. One reference to copy per request, never the handler's content.
         enum Action: Sendable {
+            /// A response rendered at load; written from the loop.
             case fixed(PrerenderedResponse)
-            case sync(any SyncHandler)
+            /// `sync`: called on the loop, answering before it returns.
+            case inline(any SyncHandler)
+            /// `async`: a task on the loop that owns the connection.
             case async(any AsyncHandler)
+            /// `thread`: on a thread of this pool.
+            case thread(any SyncHandler, ThreadPool)
+            /// `process`: in a worker process, which builds the handler itself.
+            case process
         }
 
+        /// Its place in the config's routes (what a worker process is told).
+        let index: Int
         let spec: RouteSpec
         let action: Action
         let parameterNames: [String]
         /// False when `compression: false` or compression is off globally.
         let compress: Bool
+        /// `timeout_ms` for an answer that leaves the loop; 0: none.
+        let timeoutMs: UInt64
 
-        init(spec: RouteSpec, action: Action, parameterNames: [String], compress: Bool) {
-            self.spec = spec; self.action = action
+        init(index: Int, spec: RouteSpec, action: Action, parameterNames: [String], compress: Bool) {
+            self.index = index; self.spec = spec; self.action = action
             self.parameterNames = parameterNames; self.compress = compress
+            self.timeoutMs = UInt64(spec.timeoutMs ?? 0)
         }
     }
 
@@ -36,18 +48,27 @@ final class CompiledRoutes: Sendable {
     let entries: [Entry]
     let compression: CompressionSettings
 
-    init(config: Config, status: any ServerStatus) {
+    /// - Parameter threadPool: the pool for a thread-mode route's `pool:`
+    ///   (nil: the default `thread_pool`); the server made one for each in use.
+    init(config: Config, status: any ServerStatus, threadPool: (String?) -> ThreadPool?) {
         compression = config.compression
         router = Router(routes: config.routes.map { Router.Route(pattern: $0.pattern, methods: $0.methods) })
-        entries = config.routes.map { spec in
+        entries = config.routes.enumerated().map { index, spec in
             let compress = config.compression.enabled && spec.compression
             let action: Entry.Action
-            switch Builtins.makeHandler(for: spec, status: status) {
-            case .fixed(let content): action = .fixed(PrerenderedResponse(content, compress: compress, settings: config.compression))
-            case .sync(let handler): action = .sync(handler)
-            case .async(let handler): action = .async(handler)
+            switch (spec.effectiveMode, Builtins.makeHandler(for: spec, status: status)) {
+            case (_, .fixed(let content)):
+                action = .fixed(PrerenderedResponse(content, compress: compress, settings: config.compression))
+            case (.process, _):
+                action = .process
+            case (.thread, .sync(let handler)):
+                action = .thread(handler, threadPool(spec.pool)!)
+            case (_, .sync(let handler)):
+                action = .inline(handler)
+            case (_, .async(let handler)):
+                action = .async(handler)
             }
-            return Entry(spec: spec, action: action, parameterNames: spec.pattern.parameterNames, compress: compress)
+            return Entry(index: index, spec: spec, action: action, parameterNames: spec.pattern.parameterNames, compress: compress)
         }
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import Synchronization
 import SwitchyardConfig
 import SwitchyardEventLoop
+import SwitchyardExecution
 import SwitchyardPlugins
 import SwitchyardSystemd
 
@@ -50,23 +51,33 @@ public final class Server {
         defer { listeners.forEach { $0.close() } }
 
         let shared = ServerShared(listeners: listeners, limits: config.limits)
-        let routes = CompiledRoutes(config: config, status: shared)
+        let threadPools = try startThreadPools()
+        defer { threadPools.values.forEach { $0.stop() } }
+        let routes = CompiledRoutes(config: config, status: shared, threadPool: { threadPools[$0 ?? ""] })
         var loops: [EventLoop] = []
         var httpLoops: [HTTPLoop] = []
         for i in 0..<config.eventLoops {
             let loop: EventLoop
+            let inbox: LoopInbox<LoopMessage>
             do {
                 loop = try EventLoop(index: i, name: "sy-loop-\(i)")
+                inbox = try LoopInbox()
             } catch {
                 throw StartError(description: "cannot create event loop \(i): \(error)")
             }
-            guard let http = HTTPLoop(loop: loop, shared: shared, routes: routes, logger: logger) else {
+            guard let http = HTTPLoop(loop: loop, shared: shared, routes: routes, inbox: inbox, logger: logger) else {
                 throw StartError(description: "cannot create event loop \(i): out of memory for its zlib streams")
             }
             loops.append(loop)
             httpLoops.append(http)
         }
         shared.loops = loops
+        let workers = makeProcessPool(loop: loops[0])
+        if let workers {
+            workers.delegate = httpLoops[0]
+            httpLoops[0].processPool = workers
+            shared.workerLoopInbox = httpLoops[0].inbox
+        }
 
         let running = SharedCounter(config.eventLoops)
         var threads: [pthread_t] = []
@@ -80,6 +91,20 @@ public final class Server {
                 for thread in threads { pthread_join(thread, nil) }
                 throw StartError(description: "cannot start event loop thread \(loop.name): \(error)")
             }
+        }
+        if let workers {
+            // READY=1 only once every worker has started and answered its setup.
+            let deadline = MonotonicClock.nowMilliseconds() + Self.workerStartMilliseconds
+            while workers.readyCount.load(ordering: .relaxed) < workers.settings.size {
+                if MonotonicClock.nowMilliseconds() > deadline {
+                    for loop in loops { loop.stop() }
+                    for thread in threads { pthread_join(thread, nil) }
+                    throw StartError(description: "worker processes did not start within \(Self.workerStartMilliseconds / 1000) s "
+                                     + "(\(workers.readyCount.load(ordering: .relaxed)) of \(workers.settings.size) ready); see the log above")
+                }
+                usleep(2000)
+            }
+            logger.info("\(workers.settings.size) worker processes ready")
         }
 
         for listener in listeners { logger.info("listening on \(listener.boundDescription)") }
@@ -119,6 +144,43 @@ public final class Server {
         for thread in threads { pthread_join(thread, nil) }
         logger.info("stopped")
         return 0
+    }
+
+    static let workerStartMilliseconds: UInt64 = 30_000
+
+    /// A thread pool for each one a thread-mode route uses: `thread_pool`
+    /// (keyed "") and the `thread_pools` routes name. Unused pools start no threads.
+    private func startThreadPools() throws(StartError) -> [String: ThreadPool] {
+        var pools: [String: ThreadPool] = [:]
+        for route in config.routes where route.effectiveMode == .thread {
+            let key = route.pool ?? ""
+            guard pools[key] == nil else { continue }
+            let settings = route.pool.flatMap { config.threadPools[$0] } ?? config.threadPool
+            let pool = ThreadPool(name: route.pool ?? "default", threads: settings.size ?? ConfigLoader.onlineProcessorCount,
+                                  queueLimit: settings.queue)
+            do {
+                try pool.start()
+            } catch {
+                pools.values.forEach { $0.stop() }
+                throw StartError(description: "cannot start thread pool \(pool.name): \(error)")
+            }
+            pools[key] = pool
+        }
+        return pools
+    }
+
+    /// The worker processes, when a route runs in one. Started by loop 0.
+    private func makeProcessPool(loop: EventLoop) -> ProcessPool? {
+        let routes = config.routes.enumerated().filter { $0.element.effectiveMode == .process }
+        guard !routes.isEmpty else { return nil }
+        let setup = WorkerSetup.encode(routes.map { index, route in
+            WorkerSetup.Route(index: index, handler: route.handler, parameterNames: route.pattern.parameterNames, options: route.options)
+        })
+        let settings = ProcessPool.Settings(
+            size: config.processPool.size ?? ConfigLoader.onlineProcessorCount, queueLimit: config.processPool.queue,
+            maxJobs: config.processPool.maxJobs, executable: "/proc/self/exe",
+            arguments: ["switchyard", "worker", "--parent", "\(getpid())"], setup: setup)
+        return ProcessPool(settings: settings, loop: loop, kinds: HTTPLoop.workerKinds, logger: logger)
     }
 
     private func blockSignalsIntoFD() throws(StartError) -> Int32 {
@@ -178,8 +240,10 @@ private final class LoopThread: @unchecked Sendable {
 
     private func main() {
         _ = cswitchyard_set_thread_name(loop.name)
+        loop.bindToCurrentThread()
         http.start()
         loop.run(http)
+        http.finish()
         running.value.subtract(1, ordering: .releasing)
     }
 }

@@ -16,6 +16,9 @@ final class ServerShared: ServerStatus, @unchecked Sendable {
     private let phaseValue = Atomic<UInt8>(0)
     // Set once, before any handler can run.
     nonisolated(unsafe) var loops: [EventLoop] = []
+    /// The inbox of the loop that owns the worker processes (loop 0), when
+    /// any route runs in one. Set once, before the loops start.
+    nonisolated(unsafe) var workerLoopInbox: LoopInbox<LoopMessage>?
 
     init(listeners: [Listener], limits: Limits) {
         self.listeners = listeners

@@ -141,6 +141,24 @@ public struct ConnectionState: Sendable {
         _bodyBytes = 0
     }
 
+    /// The request cannot be served or framed: its error answer is the last.
+    @inlinable public mutating func answeredWithError() {
+        _closesAfterAnswer = true
+        _phase = .answering
+        _answerAway = false
+    }
+
+    /// The closing answer has been made: once it is written, linger.
+    @inlinable public var mustCloseAfterWrite: Bool {
+        _closesAfterAnswer && _phase == .answering && !_answerAway
+    }
+
+    /// The loop reads again after a pause: a body's rate is judged afresh.
+    @inlinable public mutating func resumedReading(now: UInt64) {
+        rateWindowStart = now
+        rateWindowMark = _bodyBytes
+    }
+
     /// The answer left the loop; later requests wait until it is back.
     @inlinable public mutating func answerHandedOff() { _answerAway = true }
 

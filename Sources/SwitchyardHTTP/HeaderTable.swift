@@ -11,6 +11,28 @@ public struct HeaderTable {
         storage = .allocate(capacity: HeaderTable.capacity)
     }
 
+    /// An owned copy of `other`'s fields, sized to fit them (for a request
+    /// that leaves the loop). Release it like any other.
+    public init(copying other: HeaderTable) {
+        storage = .allocate(capacity: max(1, other.count))
+        storage.initialize(from: other.storage, count: other.count)
+        count = other.count
+    }
+
+    /// An owned table of `count` fields read from `bytes` as `fieldBytes`
+    /// wrote them (the same binary on both ends: a worker process).
+    public init(fieldBytes bytes: UnsafeRawBufferPointer, count: Int) {
+        precondition(bytes.count == count * MemoryLayout<HeaderField>.stride)
+        storage = .allocate(capacity: max(1, count))
+        UnsafeMutableRawPointer(storage).copyMemory(from: bytes.baseAddress ?? UnsafeRawPointer(storage), byteCount: bytes.count)
+        self.count = count
+    }
+
+    /// The fields as raw bytes, for handing a request to a worker process.
+    public var fieldBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage, count: count * MemoryLayout<HeaderField>.stride)
+    }
+
     @inlinable public subscript(i: Int) -> HeaderField {
         precondition(i < count)
         return storage[i]

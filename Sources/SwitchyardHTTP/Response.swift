@@ -81,6 +81,28 @@ public struct Response {
         } }
     }
 
+    /// Rebuilds an answer from its parts as `headerLines` and `body` hold
+    /// them (from a worker process): each line goes through `addHeader`, so
+    /// what the server derives from them is derived again.
+    public mutating func load(status: Int, headerLines lines: UnsafeRawBufferPointer, body bytes: UnsafeRawBufferPointer, chunked: Bool) {
+        reset()
+        self.status = status
+        self.chunked = chunked
+        var start = 0
+        while start < lines.count {
+            var end = start
+            while end + 1 < lines.count, !(lines[end] == 0x0D && lines[end + 1] == 0x0A) { end += 1 }
+            var colon = start
+            while colon < end, lines[colon] != 0x3A { colon += 1 }
+            var valueStart = min(colon + 1, end)
+            while valueStart < end, lines[valueStart] == 0x20 { valueStart += 1 }
+            addHeader(name: UnsafeRawBufferPointer(rebasing: lines[start..<colon]),
+                      value: UnsafeRawBufferPointer(rebasing: lines[valueStart..<end]))
+            start = end + 2
+        }
+        body.append(bytes)
+    }
+
     /// The header lines without the one named `name` (used to swap an ETag for its coded variant).
     public func headerLines(excluding range: ByteRange?) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
         let all = headerLines.readable

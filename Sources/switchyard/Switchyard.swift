@@ -16,7 +16,7 @@ struct SwitchyardCommand: ParsableCommand {
         commandName: "switchyard",
         abstract: "A microservice gateway daemon: YAML routes, plugin handlers, four execution modes.",
         version: version,
-        subcommands: [Serve.self, Check.self, Routes.self, Reload.self])
+        subcommands: [Serve.self, Check.self, Routes.self, Reload.self, Worker.self])
 }
 
 /// `--config FILE`, shared by the commands that read a config.
@@ -126,5 +126,18 @@ struct Reload: ParsableCommand {
     func run() throws {
         printError("switchyard reload: the control socket is not implemented yet; send SIGHUP once reload lands")
         throw ExitCode(1)
+    }
+}
+
+/// The worker role of `process` mode: the daemon starts these itself
+/// (re-executing its own binary), one per worker process.
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run as a worker process of a running daemon (started by serve, not by hand).", shouldDisplay: false)
+    @Option(help: "The daemon's pid.") var parent: Int32
+    @Option(help: "The worker's number.") var index: Int
+
+    func run() throws {
+        throw ExitCode(WorkerMain.run(parent: parent, index: index))
     }
 }
