@@ -93,3 +93,29 @@ int cswitchyard_lower_priority(int nice_value) {
 int cswitchyard_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
+
+static struct sigaction previous_fault_actions[NSIG];
+
+static void fault_then_die(int signo, siginfo_t *info, void *context) {
+    struct sigaction previous = previous_fault_actions[signo];
+    if ((previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction) {
+        previous.sa_sigaction(signo, info, context);
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN && previous.sa_handler) {
+        previous.sa_handler(signo);
+    }
+    signal(signo, SIG_DFL);
+    raise(signo);   /* blocked while this handler runs: delivered, fatally, when it returns */
+}
+
+int cswitchyard_make_fault_signals_fatal(void) {
+    static const int signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP };
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = fault_then_die;
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&action.sa_mask);
+        if (sigaction(signals[i], &action, &previous_fault_actions[signals[i]]) != 0) return -1;
+    }
+    return 0;
+}

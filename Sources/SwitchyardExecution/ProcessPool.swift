@@ -76,6 +76,8 @@ public final class ProcessPool {
         var jobsDone = 0
         var startedAt: UInt64 = 0
         var partialLine: [UInt8] = []
+        /// Killed because the job it ran was abandoned: its end is expected.
+        var killedOnPurpose = false
     }
 
     public let settings: Settings
@@ -138,8 +140,9 @@ public final class ProcessPool {
             return
         }
         guard kill else { return }
-        for worker in workers where worker.inFlight.first?.job === job {
-            Glibc.kill(worker.pid, SIGKILL)
+        for index in workers.indices where workers[index].inFlight.first?.job === job {
+            workers[index].killedOnPurpose = true
+            Glibc.kill(workers[index].pid, SIGKILL)
         }
     }
 
@@ -285,8 +288,11 @@ public final class ProcessPool {
         let lived = loop.now - workers[index].startedAt
         readOutput(index)   // whatever it wrote last
         let inFlight = workers[index].inFlight
+        let onPurpose = workers[index].killedOnPurpose
         forget(index)
-        if !retired, !stopped {
+        if onPurpose {
+            logger.info("worker \(pid) stopped: the job it ran was abandoned (timeout_ms); starting another")
+        } else if !retired, !stopped {
             logger.warning("worker \(pid) \(how) after \(lived) ms\(inFlight.isEmpty ? "" : "; its job fails with 502"); starting another")
         }
         if let first = inFlight.first {
@@ -300,7 +306,7 @@ public final class ProcessPool {
             spawn(index)
             return
         }
-        if workers[index].jobsDone == 0, lived < 2000 {
+        if !onPurpose, workers[index].jobsDone == 0, lived < 2000 {
             failuresInARow += 1
         }
         let delay = failuresInARow == 0 ? 0 : min(5000, 100 << min(failuresInARow - 1, 6))

@@ -22,6 +22,7 @@ public enum WorkerProcess {
         _ = cswitchyard_die_with_parent()
         if getppid() != parent { return 1 }   // the daemon died before the line above
         signal(SIGPIPE, SIG_IGN)
+        _ = cswitchyard_make_fault_signals_fatal()
         _ = cswitchyard_lower_priority(niceness)
         var reader = FrameReader()
         var writer = FrameWriter()

@@ -40,6 +40,12 @@ int cswitchyard_pipe2(int fds[2], int flags);
 int cswitchyard_pidfd_open(pid_t pid);
 /* In a worker: SIGKILL when the parent thread dies. */
 int cswitchyard_die_with_parent(void);
+/* In a worker: a fault signal ends the process even when it was sent with
+ * kill(2). The Swift runtime's crash reporter, installed for these signals,
+ * runs first (the report lands in the daemon's log) and then returns; a real
+ * fault would fault again, but a sent signal would not, so after it the
+ * default action is restored and the signal raised again. */
+int cswitchyard_make_fault_signals_fatal(void);
 /* In a worker: nice 10 and SCHED_BATCH, so the loops win the CPU. */
 int cswitchyard_lower_priority(int nice_value);
 
