@@ -8,7 +8,7 @@ import SwitchyardRouting
 /// The routes of one config generation, compiled for the request path: the
 /// byte-keyed router, each route's handler, and fixed responses rendered in
 /// every content coding. Immutable and shared by all loops.
-final class CompiledRoutes: Sendable {
+final class CompiledRoutes: @unchecked Sendable {
     /// A class, so the request path takes one reference instead of copying
     /// a struct full of arrays.
     final class Entry: Sendable {
@@ -47,6 +47,13 @@ final class CompiledRoutes: Sendable {
     let router: Router
     let entries: [Entry]
     let compression: CompressionSettings
+    /// Per route, in plain memory so the request path reads it without a
+    /// retain: the fixed response, if the route has one, and whether `allow` applies.
+    private let quick: UnsafeMutableBufferPointer<Quick>
+    private struct Quick {
+        var fixed: Unmanaged<PrerenderedResponse>?
+        var restricted: Bool
+    }
 
     /// - Parameter threadPool: the pool for a thread-mode route's `pool:`
     ///   (nil: the default `thread_pool`); the server made one for each in use.
@@ -70,7 +77,20 @@ final class CompiledRoutes: Sendable {
             }
             return Entry(index: index, spec: spec, action: action, parameterNames: spec.pattern.parameterNames, compress: compress)
         }
+        quick = .allocate(capacity: max(1, entries.count))
+        for (index, entry) in entries.enumerated() {
+            var fixed: Unmanaged<PrerenderedResponse>?
+            if case .fixed(let response) = entry.action { fixed = Unmanaged.passUnretained(response) }
+            quick[index] = Quick(fixed: fixed, restricted: !entry.spec.allow.isEmpty)
+        }
     }
+
+    deinit { quick.deallocate() }
+
+    /// The route's fixed response, unretained: `entries` keeps it alive.
+    @inline(__always) func fixedResponse(_ index: Int) -> Unmanaged<PrerenderedResponse>? { quick[index].fixed }
+    /// Whether the route has an `allow` list.
+    @inline(__always) func isRestricted(_ index: Int) -> Bool { quick[index].restricted }
 }
 
 /// A fixed response rendered once per content coding: everything after the

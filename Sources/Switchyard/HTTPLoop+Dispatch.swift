@@ -10,7 +10,7 @@ import SwitchyardRouting
 extension HTTPLoop {
     /// What routing decided.
     enum RouteLookup {
-        case found(CompiledRoutes.Entry, path: UnsafeRawBufferPointer)
+        case found(index: Int, path: UnsafeRawBufferPointer)
         /// The server answers it itself.
         case refused(status: Int, text: StaticString, allow: MethodSet?)
         case malformed(StaticReason)
@@ -25,7 +25,13 @@ extension HTTPLoop {
             answerRefusal(status, text, allow: allow, c, head)
         case .malformed(let reason):
             answerError(.badRequest(reason), c)
-        case .found(let route, let path):
+        case .found(let index, let path):
+            // Fixed answers first, without taking a reference to anything.
+            if let fixed = routes.fixedResponse(index) {
+                fixed._withUnsafeGuaranteedRef { writeFixed($0, head, buffer, c) }
+                return
+            }
+            let route = routes.entries[index]
             switch route.action {
             case .fixed(let fixed):
                 writeFixed(fixed, head, buffer, c)
@@ -75,11 +81,10 @@ extension HTTPLoop {
         case .methodNotAllowed(let allowed):
             return .refused(status: 405, text: "method not allowed\n", allow: allowed)
         case .found(let index):
-            let route = routes.entries[index]
-            if !route.spec.allow.isEmpty, !isAllowed(c, route.spec.allow) {
+            if routes.isRestricted(index), !isAllowed(c, routes.entries[index].spec.allow) {
                 return .refused(status: 403, text: "forbidden\n", allow: nil)
             }
-            return .found(route, path: path)
+            return .found(index: index, path: path)
         }
     }
 
