@@ -34,6 +34,21 @@ extension HTTPLoop {
         trimScratch()
     }
 
+    /// While the answer is away the connection stays registered for reading,
+    /// so a hand-off costs no `epoll_ctl`: what a pipelining client sends
+    /// meanwhile waits in the buffer (up to `heldInputLimit`, then reading
+    /// stops until the answer is back), and a read of 0 bytes means the
+    /// client left — its answer is then not wanted.
+    func readWhileAway(_ c: Slot) {
+        let n = retryingOnInterrupt { read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
+        if n == 0 { closeConnection(c); return }
+        if n < 0 {
+            if errno != EAGAIN && errno != EWOULDBLOCK { closeConnection(c) }
+            return
+        }
+        c.pointee.input.append(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+    }
+
     func processBufferedInput(_ c: Slot) {
         let input = UnsafeMutableRawBufferPointer(start: c.pointee.input.base, count: c.pointee.input.count)
         process(c, input, inConnectionBuffer: true)
@@ -226,7 +241,7 @@ extension HTTPLoop {
         let wanted: UInt32
         if c.pointee.http.writeBlocked {
             wanted = Interest.write.rawValue
-        } else if c.pointee.http.answerAway {
+        } else if c.pointee.http.answerAway, c.pointee.input.count >= Self.heldInputLimit {
             wanted = cswitchyard_EPOLLRDHUP()
         } else if c.pointee.paused {
             wanted = 0

@@ -33,6 +33,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     static let readBufferSize = 64 * 1024
     /// Stop taking pipelined requests from a read once this much output waits.
     static let outputHighWater = 1 << 20
+    /// While an answer is away, at most this much of what follows is read ahead.
+    static let heldInputLimit = 64 * 1024
     /// Loop scratch that grew past this for one large answer is given back.
     static let scratchKeepBytes = 1 << 20
 
@@ -164,8 +166,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             if events & hangUp != 0 { closeConnection(c) }
             else if events & Interest.write.rawValue != 0 { writePending(c) }
         } else if c.pointee.http.answerAway {
-            // Watching only for the client leaving: its answer is then not wanted.
-            if events & (hangUp | cswitchyard_EPOLLRDHUP()) != 0 { closeConnection(c) }
+            if events & hangUp != 0 { closeConnection(c) } else { readWhileAway(c) }
         } else if c.pointee.paused {
             if events & hangUp != 0 { closeConnection(c) }
         } else if events & (Interest.read.rawValue | hangUp) != 0 {
