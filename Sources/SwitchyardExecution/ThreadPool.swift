@@ -13,14 +13,19 @@ public protocol PoolJob: AnyObject, Sendable {
 
 /// A fixed set of named threads (`sy-pool-NAME-N`) taking jobs from one
 /// bounded queue — NIOThreadPool's shape: one lock, one condition. A loop
-/// submits what a turn produced in one batch, waking no more threads than
-/// are idle and there are jobs; a thread takes the next job without
-/// sleeping while any wait. A full queue refuses at once: the caller
-/// answers 503 rather than let a request wait without bound.
+/// submits what a turn produced in one batch. Threads are woken one at a
+/// time (Go's "spinning" rule): a batch wakes one idle thread, and a thread
+/// that takes a job while more wait wakes the next — unless one is already
+/// on its way. Short jobs are then drained by the threads already awake, at
+/// one wake-up per batch, while jobs that block still fan out over as many
+/// threads as they need. A full queue refuses at once: the caller answers
+/// 503 rather than let a request wait without bound.
 ///
 /// One pool per bulkhead: a slow dependency behind one pool cannot take
 /// the threads of another.
 public final class ThreadPool: @unchecked Sendable {
+    /// How much pool threads yield to the event loops (nice, with SCHED_BATCH).
+    static let niceness: Int32 = 5
     public let name: String
     public let threadCount: Int
     public let queueLimit: Int
@@ -32,6 +37,8 @@ public final class ThreadPool: @unchecked Sendable {
     private var head = 0
     private var count = 0
     private var idle = 0
+    /// Threads signalled and not yet running: while one is, no other is woken.
+    private var waking = 0
     private var stopping = false
     /// Jobs waiting, for callers deciding on 503 before they submit.
     private let queued = Atomic<Int>(0)
@@ -72,6 +79,8 @@ public final class ThreadPool: @unchecked Sendable {
             let result = pthread_create(&thread, &attributes, { raw in
                 let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
                 _ = cswitchyard_set_thread_name(start.name)
+                // Below the loops, so health checks stay fast while pool threads compute.
+                _ = cswitchyard_lower_priority(ThreadPool.niceness)
                 start.pool.work()
                 return nil
             }, context.toOpaque())
@@ -107,7 +116,7 @@ public final class ThreadPool: @unchecked Sendable {
             taken += 1
         }
         queued.store(count, ordering: .relaxed)
-        for _ in 0..<min(taken, idle) { pthread_cond_signal(&condition) }
+        wakeOneIfNeeded()
         pthread_mutex_unlock(&mutex)
         jobs.removeFirst(taken)
     }
@@ -136,12 +145,21 @@ public final class ThreadPool: @unchecked Sendable {
             idle += 1
             pthread_cond_wait(&condition, &mutex)
             idle -= 1
+            if waking > 0 { waking -= 1 }
         }
         let job = ring[head]
         ring[head] = nil
         head = (head + 1) % queueLimit
         count -= 1
         queued.store(count, ordering: .relaxed)
+        wakeOneIfNeeded()
         return job
+    }
+
+    /// Under the lock: jobs wait, a thread sleeps, and none is already waking.
+    private func wakeOneIfNeeded() {
+        guard count > 0, idle > waking, waking == 0 else { return }
+        waking += 1
+        pthread_cond_signal(&condition)
     }
 }
