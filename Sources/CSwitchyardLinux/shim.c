@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -52,7 +53,7 @@ int cswitchyard_mmap_blocks_from(size_t bytes) {
     return mallopt(M_MMAP_THRESHOLD, (int)bytes);
 }
 
-int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, int log, pid_t *pid) {
+int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, int shared, int log, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t none, all;
@@ -62,6 +63,7 @@ int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, 
     posix_spawn_file_actions_adddup2(&actions, log, 1);
     posix_spawn_file_actions_adddup2(&actions, log, 2);
     posix_spawn_file_actions_adddup2(&actions, channel, 3);
+    if (shared >= 0) posix_spawn_file_actions_adddup2(&actions, shared, 4);
     posix_spawnattr_init(&attr);
     sigemptyset(&none);
     sigfillset(&all);
@@ -118,4 +120,11 @@ int cswitchyard_make_fault_signals_fatal(void) {
         if (sigaction(signals[i], &action, &previous_fault_actions[signals[i]]) != 0) return -1;
     }
     return 0;
+}
+
+int cswitchyard_shared_memory(const char *name, size_t size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) { close(fd); return -1; }
+    return fd;
 }

@@ -78,6 +78,9 @@ public final class ProcessPool {
         var partialLine: [UInt8] = []
         /// Killed because the job it ran was abandoned: its end is expected.
         var killedOnPurpose = false
+        /// The answer area shared with it (see `SharedAnswerArea`), and how far it has been read.
+        var area: UnsafeMutableRawPointer?
+        var areaRead = SharedAnswerArea.dataStart
     }
 
     public let settings: Settings
@@ -155,7 +158,11 @@ public final class ProcessPool {
         for index in idle where queuedCount > 0 {
             var take = min(share, queuedCount)
             if settings.maxJobs > 0 { take = min(take, settings.maxJobs - workers[index].jobsDone) }
-            for _ in 0..<max(0, take) {
+            guard take > 0 else { continue }
+            // Everything it answered before was read: its answer area starts over.
+            workers[index].writer.append(.batch, id: 0, length: 0) { _ in }
+            workers[index].areaRead = SharedAnswerArea.dataStart
+            for _ in 0..<take {
                 let job = queue[queueHead]
                 queueHead += 1
                 nextJobID &+= 1
@@ -251,21 +258,47 @@ public final class ProcessPool {
                 logger.debug("worker \(workers[index].pid) ready")
             }
         case .result?:
-            guard let first = workers[index].inFlight.first, first.id == id else {
-                logger.error("worker \(workers[index].pid) answered job \(id) out of order; replacing it")
-                Glibc.kill(workers[index].pid, SIGKILL)
-                return
-            }
-            workers[index].inFlight.removeFirst()
-            workers[index].jobsDone += 1
-            failuresInARow = 0
-            delegate?.processPool(self, finished: first.job, result: payload)
-            if settings.maxJobs > 0, workers[index].jobsDone >= settings.maxJobs, workers[index].inFlight.isEmpty {
-                retire(index)
-            }
+            answered(index, id, payload)
+        case .answersInSharedArea? where payload.count == 8:
+            let start = Int(UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+            let end = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+            readAnswerArea(index, upTo: end, expectedFrom: start)
         default:
             logger.error("worker \(workers[index].pid) sent an unknown frame; replacing it")
             Glibc.kill(workers[index].pid, SIGKILL)
+        }
+    }
+
+    private func answered(_ index: Int, _ id: UInt32, _ payload: UnsafeRawBufferPointer) {
+        guard let first = workers[index].inFlight.first, first.id == id else {
+            logger.error("worker \(workers[index].pid) answered job \(id) out of order; replacing it")
+            Glibc.kill(workers[index].pid, SIGKILL)
+            return
+        }
+        workers[index].inFlight.removeFirst()
+        workers[index].jobsDone += 1
+        failuresInARow = 0
+        delegate?.processPool(self, finished: first.job, result: payload)
+        if settings.maxJobs > 0, workers[index].jobsDone >= settings.maxJobs, workers[index].inFlight.isEmpty,
+           workers[index].state == .ready {
+            retire(index)
+        }
+    }
+
+    /// The answers the worker left in the shared area, from where reading
+    /// stopped up to `end` (its own count when it died).
+    private func readAnswerArea(_ index: Int, upTo end: Int, expectedFrom start: Int? = nil) {
+        guard let area = workers[index].area else { return }
+        let from = workers[index].areaRead
+        guard end <= SharedAnswerArea.bytes, start == nil || start == from else {
+            logger.error("worker \(workers[index].pid) announced answers at \(start ?? -1)..<\(end), expected from \(from); replacing it")
+            Glibc.kill(workers[index].pid, SIGKILL)
+            return
+        }
+        guard end > from else { return }
+        workers[index].areaRead = end
+        FrameReader.forEachFrame(in: UnsafeRawBufferPointer(start: area + from, count: end - from)) { kind, id, payload in
+            if kind == .result { self.answered(index, id, payload) }
         }
     }
 
@@ -282,6 +315,10 @@ public final class ProcessPool {
         let pid = workers[index].pid
         let reaped = waitpid(pid, &status, WNOHANG)
         guard reaped == pid else { return }
+        // What it answered before it went: the socket's last messages, then
+        // the answers it wrote to the shared area and never announced.
+        if workers[index].state != .exited { receive(index) }
+        if let area = workers[index].area { readAnswerArea(index, upTo: SharedAnswerArea.written(area)) }
         let retired = workers[index].state == .retiring
         if workers[index].state == .ready { readyCount.subtract(1, ordering: .relaxed) }
         let how = Self.describe(status)
@@ -379,12 +416,20 @@ public final class ProcessPool {
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = cswitchyard_spawn_worker(settings.executable, &cArgs, pair[1], pipeEnds[1], &pid)
+        let areaFD = cswitchyard_shared_memory("switchyard-answers", SharedAnswerArea.bytes)
+        var area: UnsafeMutableRawPointer?
+        if areaFD >= 0, let memory = mmap(nil, SharedAnswerArea.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, areaFD, 0),
+           memory != MAP_FAILED {
+            area = memory
+        }
+        let result = cswitchyard_spawn_worker(settings.executable, &cArgs, pair[1], area == nil ? -1 : areaFD, pipeEnds[1], &pid)
         Glibc.close(pair[1])
         Glibc.close(pipeEnds[1])
+        if areaFD >= 0 { Glibc.close(areaFD) }
         guard result == 0 else {
             logger.error("cannot start a worker: \(SystemError("posix_spawn \(settings.executable)", errno: result))")
             Glibc.close(pair[0]); Glibc.close(pipeEnds[0])
+            if let area { munmap(area, SharedAnswerArea.bytes) }
             failuresInARow += 1
             loop.scheduleTimer(at: loop.now + UInt64(min(5000, 100 << min(failuresInARow, 6))), tag: tag(kinds.respawn, index))
             return
@@ -400,6 +445,7 @@ public final class ProcessPool {
         worker.pidfd = cswitchyard_pidfd_open(pid)
         worker.startedAt = loop.now
         worker.jobsDone = 0
+        worker.area = area
         workers[index] = worker
         do {
             try loop.selector.add(worker.channel, tag: tag(kinds.channel, index), interest: .read)
@@ -419,6 +465,7 @@ public final class ProcessPool {
         }
         workers[index].writer.release()
         workers[index].reader.release()
+        if let area = workers[index].area { munmap(area, SharedAnswerArea.bytes) }
         let generation = workers[index].generation
         let jobsDone = workers[index].jobsDone
         workers[index] = Worker()

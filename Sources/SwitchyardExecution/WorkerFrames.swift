@@ -12,6 +12,28 @@ public enum FrameKind: UInt8, Sendable {
     case job = 3
     /// Worker to daemon: the answer to the job with this id.
     case result = 4
+    /// Daemon to worker, before the first job of a batch: every answer
+    /// written so far has been read, so the shared answer area starts over.
+    case batch = 5
+    /// Worker to daemon: answers are in the shared area, from byte `u32` to byte `u32`.
+    case answersInSharedArea = 6
+}
+
+/// A memory area both the daemon and one worker map (a memfd, the worker's
+/// fd 4). The worker writes each answer there as a frame the moment its job
+/// is done, and tells the daemon once per batch; what it wrote survives it
+/// if it dies, so batching answers never costs an answered request. The
+/// first 8 bytes hold how far the worker has written; frames follow.
+public enum SharedAnswerArea {
+    public static let fd: Int32 = 4
+    public static let bytes = 256 * 1024
+    public static let dataStart = 64
+
+    /// The end of what the worker wrote (a plain load: the daemon reads it
+    /// after a marker frame or once the worker is dead).
+    public static func written(_ base: UnsafeMutableRawPointer) -> Int {
+        Int(base.load(as: UInt64.self))
+    }
 }
 
 /// Frames on a `SOCK_SEQPACKET` pair: `u32 length` (of what follows), `u32 id`,
@@ -70,6 +92,17 @@ public struct FrameWriter {
     public var isEmpty: Bool { sent == bytes.count }
 
     public mutating func release() { bytes.free(); sent = 0 }
+
+    /// The bytes appended and not sent yet.
+    public var unsent: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: bytes.base.map { $0 + sent }, count: bytes.count - sent)
+    }
+
+    /// Forgets what was appended (it went some other way).
+    public mutating func clear() {
+        bytes.count = 0
+        sent = 0
+    }
 
     /// Appends one frame whose payload `fill` writes (exactly `length` bytes).
     public mutating func append(_ kind: FrameKind, id: UInt32, length: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
@@ -137,6 +170,19 @@ public struct FrameReader {
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { return .wouldBlock }
             return .failed(errno)
+        }
+    }
+
+    /// Calls `body` with each whole frame in `bytes`, in order.
+    public static func forEachFrame(in bytes: UnsafeRawBufferPointer, _ body: (FrameKind?, UInt32, UnsafeRawBufferPointer) -> Void) {
+        var offset = 0
+        while bytes.count - offset >= WorkerFrames.headerBytes {
+            let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            guard length >= 5, bytes.count - offset >= 4 + length else { return }
+            let id = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+            body(FrameKind(rawValue: bytes[offset + 8]),
+                 id, UnsafeRawBufferPointer(rebasing: bytes[(offset + WorkerFrames.headerBytes)..<(offset + 4 + length)]))
+            offset += 4 + length
         }
     }
 

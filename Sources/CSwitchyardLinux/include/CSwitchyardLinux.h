@@ -31,9 +31,12 @@ int cswitchyard_unsent_bytes(int fd);
 int cswitchyard_mmap_blocks_from(size_t bytes);
 
 /* Worker processes. spawn: posix_spawn (never fork: the daemon has threads)
- * of `path` with `argv`, `channel` as fd 3, `log` as stdout and stderr,
- * stdin from /dev/null, an empty signal mask and default dispositions. */
-int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, int log, pid_t *pid);
+ * of `path` with `argv`, `channel` as fd 3, `shared` (if >= 0) as fd 4,
+ * `log` as stdout and stderr, stdin from /dev/null, an empty signal mask and
+ * default dispositions. */
+int cswitchyard_spawn_worker(const char *path, char *const argv[], int channel, int shared, int log, pid_t *pid);
+/* An anonymous shared-memory file of `size` bytes (memfd), close-on-exec, or -1. */
+int cswitchyard_shared_memory(const char *name, size_t size);
 /* pipe2 (declared only under _GNU_SOURCE). */
 int cswitchyard_pipe2(int fds[2], int flags);
 /* A descriptor that becomes readable when `pid` exits (Linux 5.3+), or -1. */
