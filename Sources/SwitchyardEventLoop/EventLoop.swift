@@ -44,6 +44,8 @@ public final class EventLoop: @unchecked Sendable {
     private var localJobs: [UnownedJob] = []
     private var runningJobs: [UnownedJob] = []
     private let remoteJobs = Mutex<[UnownedJob]>([])
+    /// Set when `remoteJobs` may hold jobs, so a turn takes the lock only then.
+    private let hasRemoteJobs = Atomic<Bool>(false)
     var waiters = WaiterTable()
 
     /// Monotonic milliseconds, read once per turn.
@@ -180,8 +182,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the executor jobs queued before this call; jobs they enqueue run
     /// next turn, so a task that keeps yielding cannot starve I/O.
     private func runExecutorJobs() {
-        remoteJobs.withLock { remote in
-            if !remote.isEmpty {
+        if hasRemoteJobs.exchange(false, ordering: .acquiringAndReleasing) {
+            remoteJobs.withLock { remote in
                 localJobs.append(contentsOf: remote)
                 remote.removeAll(keepingCapacity: true)
             }
@@ -207,6 +209,7 @@ extension EventLoop: SerialExecutor, TaskExecutor {
             localJobs.append(job)
         } else {
             remoteJobs.withLock { $0.append(job) }
+            hasRemoteJobs.store(true, ordering: .releasing)
             wake()
         }
     }
