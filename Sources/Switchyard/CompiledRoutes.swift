@@ -133,9 +133,10 @@ final class PrerenderedResponse: @unchecked Sendable {
         etag = content.etag.map { keep(Array($0.utf8)) }
         let typeBytes = Array(content.contentType.utf8)
         let deflater = Deflater(level: settings.level)   // nil only without memory: then identity only
-        let negotiates = deflater != nil && compress && content.body.count >= settings.minBytes && !content.body.isEmpty
-            && typeBytes.withUnsafeBytes { CompressiblePolicy.isCompressible(contentType: $0) }
-            && StatusLine.allowsBody(content.status) && content.status != 206
+        let negotiates = deflater != nil && typeBytes.withUnsafeBytes {
+            CompressiblePolicy.negotiates(routeCompresses: compress, status: content.status, bodyBytes: content.body.count,
+                                          minBytes: settings.minBytes, contentType: $0)
+        }
         func render(_ coding: ContentCoding) -> Variant {
             var body = content.body
             if negotiates, coding != .identity {

@@ -78,9 +78,10 @@ extension HTTPLoop {
         var body = response.body.readable
         var coding = ContentCoding.identity
         var varies = false
-        if route.compress, !response.isEncoded, !response.noTransform, StatusLine.allowsBody(status), status != 206,
-           !body.isEmpty, body.count >= routes.compression.minBytes, let type = response.contentType,
-           CompressiblePolicy.isCompressible(contentType: type.bytes(in: response.headerLines.readable)) {
+        if !response.isEncoded, !response.noTransform,
+           CompressiblePolicy.negotiates(routeCompresses: route.compress, status: status, bodyBytes: body.count,
+                                         minBytes: routes.compression.minBytes,
+                                         contentType: response.contentType.map { $0.bytes(in: response.headerLines.readable) }) {
             varies = true
             coding = negotiatedCoding(head, request, headers)
         }

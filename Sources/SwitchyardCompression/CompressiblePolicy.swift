@@ -5,6 +5,17 @@ import SwitchyardHTTP
 /// `text/event-stream` never, since compression would hold events back.
 /// Compared on bytes, case-insensitively, without allocating.
 public enum CompressiblePolicy {
+    /// Whether an answer's coding is negotiated from Accept-Encoding: the
+    /// route compresses, the answer has a body worth compressing (not 204,
+    /// 304 or 206, at least `minBytes`) of a compressible type. One rule for
+    /// fixed answers (rendered at load) and handlers' answers.
+    public static func negotiates(routeCompresses: Bool, status: Int, bodyBytes: Int, minBytes: Int,
+                                  contentType: UnsafeRawBufferPointer?) -> Bool {
+        guard routeCompresses, StatusLine.allowsBody(status), status != 206, bodyBytes > 0, bodyBytes >= minBytes,
+              let contentType else { return false }
+        return isCompressible(contentType: contentType)
+    }
+
     public static func isCompressible(contentType: UnsafeRawBufferPointer) -> Bool {
         // The media type: up to parameters, trimmed.
         var end = 0

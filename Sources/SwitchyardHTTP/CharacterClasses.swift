@@ -3,7 +3,6 @@
     @usableFromInline static let tchar: UInt8 = 1       // token characters
     @usableFromInline static let fieldValue: UInt8 = 2  // VCHAR, obs-text, SP, HTAB
     @usableFromInline static let target: UInt8 = 4      // visible ASCII in a request target, but not '#'
-    @usableFromInline static let hexDigit: UInt8 = 8
 
     @usableFromInline static let table: [UInt8] = {
         var t = [UInt8](repeating: 0, count: 256)
@@ -14,7 +13,6 @@
             if isAlnum || "!#$%&'*+-.^_`|~".utf8.contains(c) { v |= tchar }
             if (c >= 0x21 && c <= 0x7E) || c >= 0x80 || c == 0x20 || c == 0x09 { v |= fieldValue }
             if c >= 0x21 && c <= 0x7E && c != 0x23 { v |= target }   // a fragment is never sent (RFC 9112 §3.2)
-            if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) { v |= hexDigit }
             t[b] = v
         }
         return t
