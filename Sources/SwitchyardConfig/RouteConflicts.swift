@@ -37,7 +37,6 @@ enum RouteConflicts {
 
     /// The methods both sets answer, reading GET as GET and HEAD.
     static func overlap(_ a: MethodSet, _ b: MethodSet) -> MethodSet {
-        func widened(_ set: MethodSet) -> MethodSet { set.contains(.get) ? set.union(.head) : set }
-        return widened(a).intersection(widened(b))
+        a.served.intersection(b.served)
     }
 }

@@ -26,6 +26,9 @@ public struct MethodSet: OptionSet, Sendable, Hashable, CustomStringConvertible 
         self = entry.0
     }
 
+    /// The methods these answer: a GET route answers HEAD too.
+    @inlinable public var served: MethodSet { contains(.get) ? union(.head) : self }
+
     /// `GET, HEAD, POST`: the value of an `Allow` header.
     public var description: String {
         MethodSet.all.filter { contains($0.0) }.map(\.1).joined(separator: ", ")

@@ -68,7 +68,8 @@ public final class Router: @unchecked Sendable {
     private let routeLists: UnsafeMutableBufferPointer<Int>
     private let methods: UnsafeMutableBufferPointer<MethodSet>
 
-    /// Compiles `routes`. Precondition: `conflicts(routes)` is empty.
+    /// Compiles `routes`. Precondition: no two can be told apart (the config
+    /// refuses such routes before they get here).
     public init(routes: [Route]) {
         // Build with per-node dictionaries first, then flatten.
         final class Builder {
@@ -141,32 +142,6 @@ public final class Router: @unchecked Sendable {
         nodes.deallocate(); edges.deallocate(); literalBytes.deallocate(); routeLists.deallocate(); methods.deallocate()
     }
 
-    /// Pairs of routes (i < j) that can never be told apart: the same shape
-    /// (equal literals, parameters in the same places) and overlapping
-    /// methods, counting HEAD as served by GET.
-    public static func conflicts(_ routes: [Route]) -> [(Int, Int)] {
-        func shape(_ p: RoutePattern) -> [RoutePattern.Segment] {
-            p.segments.map {
-                switch $0 {
-                case .literal: return $0
-                case .parameter: return .parameter("")
-                case .rest: return .rest("")
-                }
-            }
-        }
-        func served(_ m: MethodSet) -> MethodSet { m.contains(.get) ? m.union(.head) : m }
-        var result: [(Int, Int)] = []
-        let shapes = routes.map { shape($0.pattern) }
-        for i in routes.indices {
-            for j in routes.indices where j > i && shapes[i] == shapes[j] {
-                if !served(routes[i].methods).intersection(served(routes[j].methods)).isEmpty {
-                    result.append((i, j))
-                }
-            }
-        }
-        return result
-    }
-
     /// Matches a percent-decoded path (starting with `/`, no query). `method`
     /// is one bit, or nil for a method the server does not know.
     public func match(path: UnsafeRawBufferPointer, method: MethodSet?, parameters: inout RouteParameters) -> RouteMatch {
@@ -229,9 +204,8 @@ public final class Router: @unchecked Sendable {
             for i in routes {
                 let r = lists[i]
                 let m = methods[r]
-                let served = m.contains(.get) ? m.union(.head) : m
-                if let method, served.contains(method) { return r }
-                allowed.formUnion(served)
+                if let method, m.served.contains(method) { return r }
+                allowed.formUnion(m.served)
             }
             return nil
         }

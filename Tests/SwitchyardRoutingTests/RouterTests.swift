@@ -140,28 +140,6 @@ struct RouterTests {
     }
 }
 
-@Suite("Route conflicts")
-struct RouteConflictTests {
-    static func conflicts(_ entries: [(String, MethodSet)]) throws -> [[Int]] {
-        let routes = try entries.map { Router.Route(pattern: try RoutePattern(parsing: $0.0), methods: $0.1) }
-        return Router.conflicts(routes).map { [$0.0, $0.1] }
-    }
-
-    @Test func sameShapeAndMethodConflict() throws {
-        #expect(try Self.conflicts([("/a/{x}", [.get]), ("/a/{y}", [.get])]) == [[0, 1]],
-                "parameter names do not tell routes apart")
-        #expect(try Self.conflicts([("/a", [.get]), ("/a", [.head])]) == [[0, 1]], "GET serves HEAD")
-        #expect(try Self.conflicts([("/f/{a...}", [.post]), ("/f/{b...}", [.post, .put])]) == [[0, 1]])
-    }
-
-    @Test func distinguishableRoutesDoNotConflict() throws {
-        #expect(try Self.conflicts([("/a/{x}", [.get]), ("/a/{x}", [.post])]).isEmpty)
-        #expect(try Self.conflicts([("/a/{x}", [.get]), ("/a/b", [.get])]).isEmpty, "the literal is more specific")
-        #expect(try Self.conflicts([("/a/{x}", [.get]), ("/a/{x...}", [.get])]).isEmpty)
-        #expect(try Self.conflicts([("/a", [.get]), ("/a/", [.get])]).isEmpty)
-    }
-}
-
 @Suite("Route patterns")
 struct RoutePatternTests {
     @Test(arguments: [
