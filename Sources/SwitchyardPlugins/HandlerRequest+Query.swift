@@ -33,6 +33,11 @@ extension HandlerRequest {
         return nil
     }
 
+    /// Whether the query has the item `name` (`?verbose` or `?verbose=1`).
+    public func hasQueryItem(_ name: StaticString) -> Bool {
+        queryItemValue(name) != nil
+    }
+
     /// The first query item named `name` read as a whole number within
     /// `range`: decimal digits only (no sign, no spaces, no percent-encoding).
     /// No allocation.

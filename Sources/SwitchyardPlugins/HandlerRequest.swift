@@ -32,16 +32,17 @@ public struct HandlerRequest {
 
     /// The first header named `name` (case-insensitive), or nil.
     public func header(_ name: String) -> String? {
-        let wanted = Array(name.lowercased().utf8)
-        for i in 0..<headers.count {
-            let field = headers[i]
-            let bytes = field.name.bytes(in: buffer)
-            if bytes.count == wanted.count,
-               zip(bytes, wanted).allSatisfy({ ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }) {
-                return string(field.value)
+        var name = name
+        return name.withUTF8 { wanted in
+            for i in 0..<headers.count {
+                let field = headers[i]
+                let bytes = field.name.bytes(in: buffer)
+                if bytes.count == wanted.count, zip(bytes, wanted).allSatisfy({ lowercased($0) == lowercased($1) }) {
+                    return string(field.value)
+                }
             }
+            return nil
         }
-        return nil
     }
 
     /// The value of the route parameter `name`, or nil.
@@ -49,23 +50,5 @@ public struct HandlerRequest {
         guard let i = parameterNames.firstIndex(of: name), i < parameters.count else { return nil }
         let (start, end) = parameters[i]
         return String(decoding: UnsafeRawBufferPointer(rebasing: path[start..<end]), as: UTF8.self)
-    }
-
-    /// Whether the query has the item `name` (`?verbose` or `?verbose=1`),
-    /// looked up in the request bytes without building strings.
-    public func hasQueryItem(_ name: StaticString) -> Bool {
-        guard head.hasQuery else { return false }
-        let query = head.query.bytes(in: buffer)
-        let wanted = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        var start = 0
-        while start <= query.count {
-            var end = start
-            while end < query.count, query[end] != UInt8(ascii: "&") { end += 1 }
-            var nameEnd = start
-            while nameEnd < end, query[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
-            if UnsafeRawBufferPointer(rebasing: query[start..<nameEnd]).elementsEqual(wanted) { return true }
-            start = end + 1
-        }
-        return false
     }
 }
