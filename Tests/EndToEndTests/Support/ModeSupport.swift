@@ -103,16 +103,31 @@ enum ModeProc {
         pids.compactMap { stat($0)?.cpuSeconds }.reduce(0, +)
     }
 
-    /// Measures `body` and how much CPU processes other than `ours` (and the
-    /// test process itself) used meanwhile, in cores: 0 on an idle machine,
+    /// Measures `body` and how much CPU processes other than `ours` used
+    /// meanwhile (this test process's other suites included), in cores: 0 on an idle machine,
     /// 1 when something else kept a whole core busy.
     static func foreignLoad<T>(excluding ours: [Int32], _ body: () throws -> T) rethrows -> (result: T, cores: Double) {
-        let pids = ours + [getpid()]
+        // The test process is not excluded: other suites run in it at the
+        // same time and take cores like any other process would.
+        let pids = ours
         let busy0 = machineBusySeconds(), ours0 = cpuSeconds(pids), t0 = now()
         let result = try body()
         let wall = max(now() - t0, 0.001)
         let foreign = (machineBusySeconds() - busy0) - (cpuSeconds(pids) - ours0)
         return (result, max(0, foreign) / wall)
+    }
+
+    /// Waits (up to `limit` seconds) for a second in which processes other
+    /// than `ours` used under a third of a core: other suites of this run
+    /// finish, and timing can then be judged. True when one came.
+    @discardableResult
+    static func waitForQuiet(excluding ours: [Int32], limit: Double) -> Bool {
+        let deadline = now() + limit
+        while now() < deadline {
+            let (_, load) = foreignLoad(excluding: ours) { sleep(seconds: 1) }
+            if load < 0.33 { return true }
+        }
+        return false
     }
 
     /// argv of `pid`.
