@@ -49,7 +49,7 @@ let package = Package(
             "CSwitchyardLinux", "SwitchyardHTTP", "SwitchyardRouting", "SwitchyardConfig", "SwitchyardEventLoop",
         ], swiftSettings: hotPath),
         // sd_notify through libsystemd.
-        .target(name: "SwitchyardSystemd", dependencies: ["CSystemd"]),
+        .target(name: "SwitchyardSystemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         // Wiring: listeners, connections, dispatch, lifecycle.
         .target(name: "Switchyard", dependencies: [
             "CSwitchyardLinux", "SwitchyardHTTP", "SwitchyardCompression", "SwitchyardEventLoop",
@@ -57,7 +57,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
         .executableTarget(name: "switchyard", dependencies: [
-            "Switchyard", "SwitchyardConfig",
+            "Switchyard", "SwitchyardConfig", "SwitchyardSystemd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,6 +68,9 @@ let package = Package(
         .testTarget(name: "SwitchyardCompressionTests", dependencies: ["SwitchyardCompression", "SwitchyardHTTP", "CZlib"]),
         .testTarget(name: "SwitchyardEventLoopTests", dependencies: ["SwitchyardEventLoop"]),
         .testTarget(name: "SwitchyardExecutionTests", dependencies: ["SwitchyardExecution", "SwitchyardEventLoop"]),
+        .testTarget(name: "SwitchyardSystemdTests", dependencies: [
+            "SwitchyardSystemd", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SwitchyardPluginsTests", dependencies: ["SwitchyardPlugins", "SwitchyardHTTP", "SwitchyardConfig"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
