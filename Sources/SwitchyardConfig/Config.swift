@@ -24,6 +24,19 @@ public struct Config: Sendable {
     public var routes: [RouteSpec]
     /// Warnings found while loading (implicit sync mode, …), in file order.
     public var warnings: [Diagnostic]
+    /// `reload_on_change:` — reload when a file read, or a directory an
+    /// include pattern looks in, changes.
+    public var reloadOnChange = false
+    /// `log_level:`, if set (`SWITCHYARD_LOG_LEVEL` wins over it).
+    public var logLevel: LogLevel?
+    /// Every file read, the main one first (none for the embedded default).
+    public var files: [String] = []
+    /// Directories whose changes can change the config: those of the files
+    /// read and those the include patterns look in.
+    public var watchDirectories: [String] = []
+    /// FNV-1a 64 of every file's name and text, as 16 hex digits: which
+    /// config a generation serves.
+    public var contentHash = ""
 
     public init(source: String, listen: [ListenAddress], eventLoops: Int, limits: Limits,
                 control: String?, compression: CompressionSettings, threadPool: PoolSettings,
@@ -36,6 +49,11 @@ public struct Config: Sendable {
         self.processPool = processPool; self.plugins = plugins; self.routes = routes
         self.warnings = warnings; self.defaultMode = defaultMode
     }
+}
+
+/// How much the daemon logs, as swift-log's levels are named.
+public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
 }
 
 /// Where to listen: `host:port`, `[v6]:port` or `unix:/path`.

@@ -9,6 +9,14 @@ struct ConfigAssembly {
     let environment: [String: String]
     let cores: Int
     let log = DiagnosticLog()
+    /// The files read (name and text, the main one first) and the
+    /// directories include patterns look in.
+    private let read = ReadFiles()
+
+    private final class ReadFiles {
+        var files: [(name: String, text: String)] = []
+        var patternDirectories: [String] = []
+    }
 
     /// A file's `plugins:` and `routes:` nodes, with the decoder for its name.
     private struct Part {
@@ -19,6 +27,7 @@ struct ConfigAssembly {
 
     func assemble(yaml text: String, name: String, baseDirectory: String?) -> Config? {
         log.register(file: name)
+        read.files.append((name, text))
         guard let root = YAMLDocument.parse(text, file: name, log: log) else { return nil }
         let main = YAMLNodeDecoder(file: name, log: log)
         var config = Config(
@@ -37,6 +46,8 @@ struct ConfigAssembly {
             case "event_loops": config.eventLoops = main.eventLoops(value, cores: cores) ?? config.eventLoops
             case "limits": config.limits = main.limits(value)
             case "control": config.control = main.control(value)
+            case "reload_on_change": config.reloadOnChange = main.bool(value, "reload_on_change") ?? false
+            case "log_level": config.logLevel = main.logLevel(value)
             case "default_mode": config.defaultMode = main.defaultMode(value)
             case "compression": config.compression = main.compression(value)
             case "thread_pool": config.threadPool = main.pool(value, "thread_pool", defaults: ConfigDefaults.threadPool)
@@ -75,7 +86,29 @@ struct ConfigAssembly {
         guard !log.hasErrors else { return nil }
         config.routes = drafts.compactMap(\.spec)
         config.warnings = log.sorted(only: .warning)
+        recordFiles(in: &config, mainIsFile: baseDirectory != nil)
         return config
+    }
+
+    /// What was read, for reload: the files, the directories to watch and
+    /// the content hash.
+    private func recordFiles(in config: inout Config, mainIsFile: Bool) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ text: String) {
+            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            hash = (hash ^ 0xFF) &* 0x100_0000_01b3   // a separator: "ab"+"c" differs from "a"+"bc"
+        }
+        for file in read.files { mix(file.name); mix(file.text) }
+        let hex = String(hash, radix: 16)
+        config.contentHash = String(repeating: "0", count: 16 - hex.count) + hex
+        let files = read.files.map(\.name).dropFirst(mainIsFile ? 0 : 1)
+        config.files = Array(files)
+        var directories: [String] = []
+        let fileDirectories = files.map { TextFile.directory(of: $0) }.map { $0.isEmpty ? "." : $0 }
+        for directory in fileDirectories + read.patternDirectories where !directories.contains(directory) {
+            directories.append(directory)
+        }
+        config.watchDirectories = directories
     }
 
     /// Every diagnostic so far, in file order.
@@ -93,8 +126,10 @@ struct ConfigAssembly {
         for patternNode in patterns {
             guard let pattern = decoder.string(patternNode, "each include pattern") else { continue }
             let files: [String]
+            let resolved = IncludeGlob.resolve(pattern, relativeTo: baseDirectory)
+            read.patternDirectories.append(IncludeGlob.directory(of: resolved))
             do {
-                files = try IncludeGlob.expand(IncludeGlob.resolve(pattern, relativeTo: baseDirectory))
+                files = try IncludeGlob.expand(resolved)
             } catch {
                 decoder.error(patternNode, error.message)
                 continue
@@ -124,6 +159,7 @@ struct ConfigAssembly {
             return nil
         }
         log.register(file: file)
+        read.files.append((file, text))
         guard let root = YAMLDocument.parse(text, file: file, log: log) else { return nil }
         let included = YAMLNodeDecoder(file: file, log: log)
         let allowed = ["plugins", "routes"]

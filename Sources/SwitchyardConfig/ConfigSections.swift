@@ -4,9 +4,21 @@ import Yams
 /// Each starts from the defaults and changes only what the file sets.
 extension YAMLNodeDecoder {
     static let topLevelKeys = [
-        "listen", "event_loops", "limits", "control", "default_mode", "compression", "thread_pool",
-        "thread_pools", "process_pool", "include", "plugins", "routes",
+        "listen", "event_loops", "limits", "control", "reload_on_change", "log_level", "default_mode", "compression",
+        "thread_pool", "thread_pools", "process_pool", "include", "plugins", "routes",
     ]
+
+    /// `log_level:` — trace, debug, info, notice, warning, error or critical.
+    func logLevel(_ node: Node) -> LogLevel? {
+        let names = LogLevel.allCases.map(\.rawValue)
+        guard let text = text(node, "log_level", expected: names.joined(separator: ", ")) else { return nil }
+        guard let level = LogLevel(rawValue: text) else {
+            error(node, "unknown log_level '\(text)'; expected one of: " + names.joined(separator: ", ")
+                  + KeySuggestion.hint(for: text, in: names))
+            return nil
+        }
+        return level
+    }
 
     /// A top-level key the file does not know: route keys get a pointer to
     /// their top-level counterpart, anything else the usual message.

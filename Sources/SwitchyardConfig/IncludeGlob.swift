@@ -18,6 +18,24 @@ enum IncludeGlob {
         return escaped.hasSuffix("/") ? escaped + pattern : escaped + "/" + pattern
     }
 
+    /// The directory a resolved pattern looks in: its part before the first
+    /// component with a glob character (unescaped), or `.`.
+    static func directory(of pattern: String) -> String {
+        var components: [String] = []
+        for component in pattern.split(separator: "/", omittingEmptySubsequences: false).dropLast() {
+            var escaped = false, globbing = false
+            for character in component {
+                if escaped { escaped = false; continue }
+                if character == "\\" { escaped = true } else if "*?[".contains(character) { globbing = true; break }
+            }
+            if globbing { break }
+            components.append(String(component).replacingEscapes())
+        }
+        if components.isEmpty { return "." }
+        let joined = components.joined(separator: "/")
+        return joined.isEmpty ? "/" : joined
+    }
+
     /// Whether `pattern` names one file rather than matching several: an
     /// operator expects such an include to exist, as nginx does.
     static func isLiteral(_ pattern: String) -> Bool {
@@ -43,5 +61,18 @@ enum IncludeGlob {
             if !path.hasSuffix("/") { paths.append(path) }
         }
         return paths
+    }
+}
+
+private extension String {
+    /// `\\x` read as `x`, as glob() reads an escaped path.
+    func replacingEscapes() -> String {
+        var out = "", escaped = false
+        for character in self {
+            if !escaped, character == "\\" { escaped = true; continue }
+            escaped = false
+            out.append(character)
+        }
+        return out
     }
 }
