@@ -21,25 +21,30 @@ final class CompiledRoutes: @unchecked Sendable {
             case inline(any SyncHandler)
             /// `async`: a task on the loop that owns the connection.
             case async(any AsyncHandler)
-            /// `thread`: on a thread of this pool.
-            case thread(any SyncHandler, ThreadPool)
-            /// `process`: in a worker process, which builds the handler itself.
-            case process
+            /// `thread`: on a thread of this pool (the handle keeps it alive
+            /// while an exchange of an older generation still needs it).
+            case thread(any SyncHandler, PoolHandle)
+            /// `process`: in a worker process, which built the handler with
+            /// this index from its setup.
+            case process(workerIndex: Int)
         }
 
-        /// Its place in the config's routes (what a worker process is told).
+        /// Its place in the config's routes.
         let index: Int
         let spec: RouteSpec
         let action: Action
         let parameterNames: [String]
         /// False when `compression: false` or compression is off globally.
         let compress: Bool
+        /// Smaller answers are sent as they are.
+        let compressionMinBytes: Int
         /// `timeout_ms` for an answer that leaves the loop; 0: none.
         let timeoutMs: UInt64
 
-        init(index: Int, spec: RouteSpec, action: Action, parameterNames: [String], compress: Bool) {
+        init(index: Int, spec: RouteSpec, action: Action, parameterNames: [String], compress: Bool, compressionMinBytes: Int) {
             self.index = index; self.spec = spec; self.action = action
             self.parameterNames = parameterNames; self.compress = compress
+            self.compressionMinBytes = compressionMinBytes
             self.timeoutMs = UInt64(spec.timeoutMs ?? 0)
         }
     }
@@ -55,9 +60,11 @@ final class CompiledRoutes: @unchecked Sendable {
         var restricted: Bool
     }
 
-    /// - Parameter threadPool: the pool for a thread-mode route's `pool:`
-    ///   (nil: the default `thread_pool`); the server made one for each in use.
-    init(config: Config, status: any ServerStatus, threadPool: (String?) -> ThreadPool?) {
+    /// - Parameters:
+    ///   - threadPool: the pool for a thread-mode route's `pool:` (nil: the
+    ///     default `thread_pool`); the server made one for each in use.
+    ///   - workerIndex: a process-mode route's place in the workers' setup.
+    init(config: Config, status: any ServerStatus, threadPool: (String?) -> PoolHandle?, workerIndex: (Int) -> Int) {
         compression = config.compression
         router = Router(routes: config.routes.map { Router.Route(pattern: $0.pattern, methods: $0.methods) })
         entries = config.routes.enumerated().map { index, spec in
@@ -67,7 +74,7 @@ final class CompiledRoutes: @unchecked Sendable {
             case (_, .fixed(let content)):
                 action = .fixed(PrerenderedResponse(content, compress: compress, settings: config.compression))
             case (.process, _):
-                action = .process
+                action = .process(workerIndex: workerIndex(index))
             case (.thread, .sync(let handler)):
                 action = .thread(handler, threadPool(spec.pool)!)
             case (_, .sync(let handler)):
@@ -75,7 +82,8 @@ final class CompiledRoutes: @unchecked Sendable {
             case (_, .async(let handler)):
                 action = .async(handler)
             }
-            return Entry(index: index, spec: spec, action: action, parameterNames: spec.pattern.parameterNames, compress: compress)
+            return Entry(index: index, spec: spec, action: action, parameterNames: spec.pattern.parameterNames,
+                         compress: compress, compressionMinBytes: config.compression.minBytes)
         }
         quick = .allocate(capacity: max(1, entries.count))
         for (index, entry) in entries.enumerated() {

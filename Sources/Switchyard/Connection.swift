@@ -43,4 +43,6 @@ struct Connection {
     var isUnixPeer = false
     /// The answer that is away (a task, a pool thread, a worker), if any.
     var exchange: Exchange?
+    /// The generation a request whose body is still arriving began under.
+    var pinned: Generation?
 }

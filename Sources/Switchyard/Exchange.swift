@@ -1,5 +1,6 @@
 import Synchronization
 import SwitchyardEventLoop
+import SwitchyardExecution
 import SwitchyardHTTP
 import SwitchyardPlugins
 import SwitchyardRouting
@@ -12,6 +13,14 @@ enum LoopMessage: Sendable {
     case processJob(Exchange)
     /// For the process pool's loop: the exchange's answer is no longer wanted.
     case cancelProcessJob(Exchange, kill: Bool)
+    /// Serve this generation from now on (a reload).
+    case adopt(Generation)
+    /// For loop 0: start these worker processes (a reload's, before it swaps).
+    case startWorkers(ProcessPool)
+    /// For loop 0: stop these workers at once (a reload that failed).
+    case stopWorkers(ProcessPool)
+    /// For loop 0: no generation uses these workers any more; let them finish and exit.
+    case retireWorkers(ProcessPool)
 }
 
 /// A request that leaves its loop — to an await, a pool thread or a worker
@@ -36,10 +45,12 @@ final class Exchange: @unchecked Sendable {
     let inbox: LoopInbox<LoopMessage>
     let loopIndex: Int
     let slot: Int
-    let generation: UInt32
+    let connectionGeneration: UInt32
     /// Which hand-off of the connection this is, for its timeout timer.
     let sequence: UInt32
     let route: CompiledRoutes.Entry
+    /// The generation the request began under: it finishes under it, pools included.
+    let generation: Generation
     /// When it left the loop (monotonic µs).
     let startedAt: UInt64
 
@@ -64,8 +75,8 @@ final class Exchange: @unchecked Sendable {
     /// Copies the request: `request[0..<bodyEnd]` holds the head and the
     /// decoded body; `path` may lie elsewhere (decoded into loop scratch).
     init(request: UnsafeRawBufferPointer, head: RequestHead, headers: HeaderTable, path: UnsafeRawBufferPointer,
-         body: Range<Int>, parameters: RouteParameters, route: CompiledRoutes.Entry,
-         inbox: LoopInbox<LoopMessage>, loopIndex: Int, slot: Int, generation: UInt32, sequence: UInt32, startedAt: UInt64) {
+         body: Range<Int>, parameters: RouteParameters, route: CompiledRoutes.Entry, generation: Generation,
+         inbox: LoopInbox<LoopMessage>, loopIndex: Int, slot: Int, connectionGeneration: UInt32, sequence: UInt32, startedAt: UInt64) {
         var bytes = ByteBuffer(capacity: body.upperBound + path.count)
         bytes.append(UnsafeRawBufferPointer(rebasing: request[0..<body.upperBound]))
         let pathStart = bytes.count
@@ -77,10 +88,11 @@ final class Exchange: @unchecked Sendable {
         self.body = ByteRange(body.lowerBound, body.upperBound)
         self.parameters = parameters
         self.route = route
+        self.generation = generation
         self.inbox = inbox
         self.loopIndex = loopIndex
         self.slot = slot
-        self.generation = generation
+        self.connectionGeneration = connectionGeneration
         self.sequence = sequence
         self.startedAt = startedAt
     }

@@ -80,7 +80,7 @@ extension HTTPLoop {
         var varies = false
         if !response.isEncoded, !response.noTransform,
            CompressiblePolicy.negotiates(routeCompresses: route.compress, status: status, bodyBytes: body.count,
-                                         minBytes: routes.compression.minBytes,
+                                         minBytes: route.compressionMinBytes,
                                          contentType: response.contentType.map { $0.bytes(in: response.headerLines.readable) }) {
             varies = true
             coding = negotiatedCoding(head, request, headers)

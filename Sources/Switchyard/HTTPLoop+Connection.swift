@@ -142,7 +142,13 @@ extension HTTPLoop {
                 c.pointee.http.requestComplete(hadBody: head.framing != .none)
                 c.pointee.scan = HeadScan()
                 c.pointee.expectedRequestBytes = 0
-                dispatch(c, head, request, bodyStart..<bodyEnd)
+                if let pinned = c.pointee.pinned {
+                    // Its body spanned reads, maybe a reload too: it finishes under the generation it began with.
+                    c.pointee.pinned = nil
+                    dispatch(c, head, request, bodyStart..<bodyEnd, pinned)
+                } else {
+                    dispatch(c, head, request, bodyStart..<bodyEnd, generation)
+                }
                 offset += consumed
                 if c.pointee.http.answerAway { break requests }
                 if !c.pointee.http.answered(now: loop.now, timeouts) {
@@ -169,7 +175,8 @@ extension HTTPLoop {
                            bodyBytesSoFar: Int, expectedTotal: Int) -> Bool {
         c.pointee.scan = HeadScan()
         if c.pointee.http.phase != .body {
-            if !routesBeforeBody(c, head, request) { return false }
+            if !routesBeforeBody(c, head, request, routes) { return false }
+            c.pointee.pinned = generation
             let needed = max(expectedTotal, request.count)
             if shared.bufferedBytes.load(ordering: .relaxed) + needed > limits.maxBufferedBytes {
                 answerBuffersFull(c, head)

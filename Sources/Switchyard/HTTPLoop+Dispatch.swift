@@ -16,11 +16,15 @@ extension HTTPLoop {
         case malformed(StaticReason)
     }
 
-    func dispatch(_ c: Slot, _ head: RequestHead, _ request: UnsafeMutableRawBufferPointer, _ body: Range<Int>) {
+    /// Answers or hands off the request under `generation` (the loop's, or
+    /// the one a request whose body spanned reads began under).
+    func dispatch(_ c: Slot, _ head: RequestHead, _ request: UnsafeMutableRawBufferPointer, _ body: Range<Int>,
+                  _ generation: Generation) {
         // The shared phase turns before any loop hears of the drain.
         if shared.isDraining { c.pointee.http.closeAfterAnswer() }
         let buffer = UnsafeRawBufferPointer(request)
-        switch findRoute(c, head, buffer) {
+        let routes = generation.routes
+        switch findRoute(c, head, buffer, routes) {
         case .refused(let status, let text, let allow):
             answerRefusal(status, text, allow: allow, c, head)
         case .malformed(let reason):
@@ -36,9 +40,9 @@ extension HTTPLoop {
             case .fixed(let fixed):
                 writeFixed(fixed, head, buffer, c)
             case .inline(let handler):
-                runInline(handler, route, c, head, buffer, path: path, body: body)
+                runInline(handler, route, generation, c, head, buffer, path: path, body: body)
             case .async, .thread, .process:
-                handOff(route, c, head, buffer, path: path, body: body)
+                handOff(route, generation, c, head, buffer, path: path, body: body)
             }
         }
     }
@@ -46,8 +50,8 @@ extension HTTPLoop {
     /// Routing for a request whose body has yet to arrive: when it would be
     /// refused (400, 403, 404, 405, 501) the answer goes now and the
     /// connection closes, since the body will not be read. True when it routes.
-    func routesBeforeBody(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer) -> Bool {
-        switch findRoute(c, head, request) {
+    func routesBeforeBody(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer, _ routes: CompiledRoutes) -> Bool {
+        switch findRoute(c, head, request, routes) {
         case .found:
             return true
         case .refused(let status, let text, let allow):
@@ -62,7 +66,7 @@ extension HTTPLoop {
     /// The route for the request and its percent-decoded path (in
     /// `pathScratch` when it needed decoding), with `parameters` filled.
     @inline(__always)
-    func findRoute(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer) -> RouteLookup {
+    func findRoute(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer, _ routes: CompiledRoutes) -> RouteLookup {
         guard let method = Self.methodBit(head.method) else {
             return .refused(status: 501, text: "method not implemented\n", allow: nil)
         }
@@ -90,12 +94,14 @@ extension HTTPLoop {
 
     /// `sync`: the handler answers here, into the loop's scratch, and the
     /// request's bytes are only borrowed.
-    private func runInline(_ handler: any SyncHandler, _ route: CompiledRoutes.Entry, _ c: Slot, _ head: RequestHead,
+    private func runInline(_ handler: any SyncHandler, _ route: CompiledRoutes.Entry, _ generation: Generation, _ c: Slot, _ head: RequestHead,
                            _ request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer, body: Range<Int>) {
         response.reset()
         let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
                                   parameters: parameters, parameterNames: route.parameterNames,
                                   body: UnsafeRawBufferPointer(rebasing: request[body]))
+        shared.loopStates[loop.index].runningRoute.store(UInt64(generation.number) << 32 | UInt64(route.index + 1), ordering: .relaxed)
+        defer { shared.loopStates[loop.index].runningRoute.store(0, ordering: .relaxed) }
         do {
             try handler.respond(to: view, into: &response)
         } catch {

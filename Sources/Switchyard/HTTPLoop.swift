@@ -41,10 +41,13 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     let loop: EventLoop
     let shared: ServerShared
     let logger: Logger
-    let routes: CompiledRoutes
-    let limits: Limits
-    let timeouts: ConnectionTimeouts
-    let parser: RequestParser
+    /// The config generation served now, and what the request path reads of
+    /// it, kept at hand. A reload swaps them between events.
+    var generation: Generation
+    var routes: CompiledRoutes
+    var limits: Limits
+    var timeouts: ConnectionTimeouts
+    var parser: RequestParser
     let inbox: LoopInbox<LoopMessage>
 
     var table = ConnectionTable()
@@ -57,15 +60,16 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var pathScratch = ByteBuffer(capacity: 1024)
     var compressed = ByteBuffer()
     var parameters = RouteParameters()
-    let deflater: Deflater
+    var deflater: Deflater
     var date = DateCache()
 
     /// Hand-offs gathered this turn, submitted once at its end.
     var threadJobs: [(pool: ThreadPool, jobs: [any PoolJob])] = []
     var inboxBatch: [LoopMessage] = []
     var handoffSequence: UInt32 = 0
-    /// The worker processes, on the loop that owns them (loop 0).
-    var processPool: ProcessPool?
+    /// Worker processes on this loop (loop 0 only): the current generation's
+    /// and those of older ones still finishing their jobs.
+    var workerPools: [ProcessPool] = []
     /// Answers that came back for a connection already gone or already
     /// answered (504), dropped rather than written anywhere.
     var lateAnswers = 0
@@ -81,20 +85,22 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var reserveFD: Int32
     var descriptorShortages = 0
     var lastShortageLog: UInt64 = 0
+    var refusedSinceLog = 0
+    var lastRefusalLog: UInt64 = 0
 
     /// Nil when zlib cannot get memory for this loop's streams.
-    init?(loop: EventLoop, shared: ServerShared, routes: CompiledRoutes, inbox: LoopInbox<LoopMessage>, logger: Logger) {
-        guard let deflater = Deflater(level: routes.compression.level) else { return nil }
+    init?(loop: EventLoop, shared: ServerShared, generation: Generation, inbox: LoopInbox<LoopMessage>, logger: Logger) {
+        guard let deflater = Deflater(level: generation.routes.compression.level) else { return nil }
         self.deflater = deflater
         self.loop = loop
         self.shared = shared
-        self.routes = routes
+        self.generation = generation
+        self.routes = generation.routes
+        self.limits = generation.limits
+        self.timeouts = generation.timeouts
+        self.parser = generation.parser
         self.inbox = inbox
         self.logger = logger
-        self.limits = shared.limits
-        self.timeouts = ConnectionTimeouts(headerMs: UInt64(limits.headerTimeoutMs), idleMs: UInt64(limits.idleTimeoutMs),
-                                           minDataRate: limits.minDataRateBytesPerSecond)
-        self.parser = RequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxTargetBytes: limits.maxTargetBytes)
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
@@ -110,7 +116,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         } catch {
             logger.error("cannot watch the loop's inbox: \(error)")
         }
-        processPool?.start()
+        if loop.index == 0, let workers = generation.workers { startWorkers(workers.pool) }
+        shared.loopStates[loop.index].adopted.store(generation.number, ordering: .releasing)
         loop.scheduleTimer(at: loop.now + sweepInterval, tag: Self.sweepTimer)
     }
 
@@ -120,21 +127,66 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
 
     func registerListeners() {
         guard !listenersRegistered, !draining else { return }
-        for (i, listener) in shared.listeners.enumerated() {
-            do {
-                try loop.selector.add(listener.fd, tag: EventTag(kind: Self.listenerKind, slot: i, generation: 0).raw,
-                                      interest: [.read, .exclusive])
-            } catch {
-                logger.error("cannot watch listener \(listener.boundDescription): \(error)")
-            }
-        }
+        for listener in generation.listeners { register(listener) }
         listenersRegistered = true
+    }
+
+    private func register(_ listener: Listener) {
+        do {
+            try loop.selector.add(listener.fd, tag: EventTag(kind: Self.listenerKind, slot: listener.id, generation: 0).raw,
+                                  interest: [.read, .exclusive])
+        } catch {
+            logger.error("cannot watch listener \(listener.boundDescription): \(error)")
+        }
     }
 
     func unregisterListeners() {
         guard listenersRegistered else { return }
-        for listener in shared.listeners { loop.selector.remove(listener.fd) }
+        for listener in generation.listeners { loop.selector.remove(listener.fd) }
         listenersRegistered = false
+    }
+
+    /// A reload's next generation, taken up between events: listeners the
+    /// new config dropped are no longer accepted on, new ones are; what the
+    /// request path reads is swapped. Requests already begun keep theirs.
+    func adopt(_ next: Generation) {
+        let previous = generation
+        let kept = Set(next.listeners.map(\.id))
+        if listenersRegistered {
+            for listener in previous.listeners where !kept.contains(listener.id) { loop.selector.remove(listener.fd) }
+            let had = Set(previous.listeners.map(\.id))
+            for listener in next.listeners where !had.contains(listener.id) { register(listener) }
+        }
+        if next.routes.compression.level != previous.routes.compression.level,
+           let fresh = Deflater(level: next.routes.compression.level) {
+            deflater = fresh
+        }
+        generation = next
+        routes = next.routes
+        limits = next.limits
+        timeouts = next.timeouts
+        parser = next.parser
+        if loop.index == 0, let workers = next.workers { startWorkers(workers.pool) }
+        shared.loopStates[loop.index].adopted.store(next.number, ordering: .releasing)
+    }
+
+    /// On loop 0: worker processes to own and start.
+    func startWorkers(_ pool: ProcessPool) {
+        guard !workerPools.contains(where: { $0 === pool }) else { return }
+        pool.delegate = self
+        workerPools.append(pool)
+        pool.start()
+    }
+
+    /// On loop 0: a reload that started these workers failed; they go at once.
+    func stopWorkersNow(_ pool: ProcessPool) {
+        pool.stop()
+        workerPools.removeAll { $0 === pool }
+    }
+
+    func workerPool(for tag: EventTag) -> ProcessPool? {
+        let id = ProcessPool.poolID(of: tag)
+        return workerPools.first { $0.id == id }
     }
 
     // MARK: Events
@@ -144,11 +196,12 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         case Self.connectionKind:
             connectionEvent(tag, events)
         case Self.listenerKind:
-            acceptConnections(from: shared.listeners[tag.slot])
+            // A listener the generation no longer has: an event of the batch that saw it go.
+            if let listener = generation.listeners.first(where: { $0.id == tag.slot }) { acceptConnections(from: listener) }
         case Self.inboxKind:
             takeInbox()
         case Self.workerKinds.channel, Self.workerKinds.exit, Self.workerKinds.output:
-            processPool?.handleEvent(tag, events: events)
+            workerPool(for: tag)?.handleEvent(tag, events: events)
         default:
             break
         }
@@ -185,13 +238,21 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             rearmReserveDescriptor()
             registerListeners()
         case Self.drainDeadlineTimer:
-            for slot in 0..<table.usedSlots where table[slot].pointee.isOpen { closeConnection(table[slot]) }
+            var cut = 0
+            for slot in 0..<table.usedSlots where table[slot].pointee.isOpen {
+                let c = table[slot]
+                if c.pointee.http.phase != .idle && c.pointee.http.phase != .lingering || c.pointee.http.writeBlocked { cut += 1 }
+                closeConnection(c)
+            }
+            if cut > 0 {
+                logger.warning("\(loop.name): shutdown_timeout_ms (\(limits.shutdownTimeoutMs) ms) passed; cut \(cut) connection\(cut == 1 ? "" : "s") with a request or answer in progress")
+            }
             finishDrainIfIdle()
         default:
             let event = EventTag(raw: tag)
             switch event.kind {
             case Self.handoffTimeoutKind: handoffTimedOut(event)
-            case Self.workerKinds.respawn: processPool?.handleTimer(event)
+            case Self.workerKinds.respawn: workerPool(for: event)?.handleTimer(event)
             default: break
             }
         }
@@ -200,7 +261,11 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     /// Once per turn: hand-offs gathered during it go out together.
     func endOfTurn(loop: EventLoop) {
         if !threadJobs.isEmpty { submitThreadJobs() }
-        processPool?.flush()
+        if !workerPools.isEmpty {
+            for pool in workerPools { pool.flush() }
+            workerPools.removeAll { $0.isFinished }
+        }
+        shared.watchdog?.tick(now: loop.now, loops: shared.loops)
     }
 
     // MARK: Accept
@@ -219,7 +284,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
                 case EAGAIN, EWOULDBLOCK: return
                 case EINTR, ECONNABORTED, EPROTO: continue
                 case EMFILE, ENFILE: outOfDescriptors(listener); return
-                case EINVAL: unregisterListeners(); return   // shut down for draining
+                case EINVAL: return   // shut down for draining; the drain unregisters it
                 default:
                     logger.warning("accept on \(listener.boundDescription): \(SystemError("accept4", errno: errno))")
                     return
@@ -229,6 +294,12 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             if shared.openConnections.add(1, ordering: .relaxed).newValue > limits.maxConnections {
                 shared.openConnections.subtract(1, ordering: .relaxed)
                 close(fd)
+                refusedSinceLog += 1
+                if loop.now - lastRefusalLog >= 10_000 {   // at most one line per 10 s
+                    logger.warning("refused \(refusedSinceLog) connection\(refusedSinceLog == 1 ? "" : "s") past max_connections (\(limits.maxConnections)) in the last \(lastRefusalLog == 0 ? "moments" : "\((loop.now - lastRefusalLog) / 1000) s")")
+                    refusedSinceLog = 0
+                    lastRefusalLog = loop.now
+                }
                 continue
             }
             if !listener.isUnix {
@@ -333,7 +404,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
 
     /// After the loop's last turn, on its thread.
     func finish() {
-        processPool?.stop()
+        for pool in workerPools { pool.stop() }
         if lateAnswers > 0 { logger.info("\(loop.name): \(lateAnswers) late answers dropped (client gone or already timed out)") }
     }
 

@@ -7,12 +7,74 @@ import SwitchyardEventLoop
 
 /// A bound, listening, non-blocking socket, shared by every loop (each
 /// registers it with EPOLLEXCLUSIVE so one connection wakes one loop).
+/// Its `id` names it in epoll tags across reloads, which keep it open as
+/// long as the config still lists its address.
 public struct Listener: Sendable {
+    public private(set) var id = 0
     public let fd: Int32
-    public let address: ListenAddress
+    /// What the config asked for; nil for a socket systemd passed.
+    public let address: ListenAddress?
     /// What was actually bound (port 0 resolved), for the log.
     public let boundDescription: String
     public let isUnix: Bool
+    /// The socket unit's `FileDescriptorName=` for a socket systemd passed:
+    /// it is used as it is and never closed on reload.
+    public private(set) var activationName: String?
+
+    init(fd: Int32, address: ListenAddress?, boundDescription: String, isUnix: Bool) {
+        self.fd = fd; self.address = address; self.boundDescription = boundDescription; self.isUnix = isUnix
+    }
+
+    func with(id: Int) -> Listener {
+        var copy = self
+        copy.id = id
+        return copy
+    }
+
+    /// A listening socket systemd passed (socket activation).
+    static func activated(fd: Int32, name: String, id: Int) -> Listener {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+        }
+        let isUnix = storage.ss_family == sa_family_t(AF_UNIX)
+        let bound = isUnix ? "unix:" + unixPath(&storage) : describe(&storage)
+        var listener = Listener(fd: fd, address: nil, boundDescription: "\(bound) (from systemd, \(name))", isUnix: isUnix)
+        listener.id = id
+        listener.activationName = name
+        return listener
+    }
+
+    private static func unixPath(_ storage: inout sockaddr_storage) -> String {
+        withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr_un.self, capacity: 1) { un in
+                withUnsafeBytes(of: un.pointee.sun_path) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+            }
+        }
+    }
+
+    private static func describe(_ storage: inout sockaddr_storage) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if storage.ss_family == sa_family_t(AF_INET6) {
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                    var address = v6.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+                    return "[\(String(cString: text))]:\(UInt16(bigEndian: v6.pointee.sin6_port))"
+                }
+            }
+        }
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                var address = v4.pointee.sin_addr
+                inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+                return "\(String(cString: text)):\(UInt16(bigEndian: v4.pointee.sin_port))"
+            }
+        }
+    }
 
     static let backlog: Int32 = 4096
 
@@ -115,6 +177,6 @@ public struct Listener: Sendable {
 
     public func close() {
         Glibc.close(fd)
-        if case .unix(let path) = address { unlink(path) }
+        if case .unix(let path)? = address { unlink(path) }
     }
 }

@@ -2,11 +2,10 @@ import Synchronization
 import SwitchyardConfig
 import SwitchyardEventLoop
 import SwitchyardPlugins
+import SwitchyardSystemd
 
 /// State every loop and the main thread share. Thread-safe.
 final class ServerShared: ServerStatus, @unchecked Sendable {
-    let listeners: [Listener]
-    let limits: Limits
     /// Open connections across all loops, for `max_connections`.
     let openConnections = Atomic<Int>(0)
     /// Request bodies and unsent answers held by all connections, for
@@ -14,15 +13,19 @@ final class ServerShared: ServerStatus, @unchecked Sendable {
     let bufferedBytes = Atomic<Int>(0)
     let bufferHolders = Atomic<Int>(0)
     private let phaseValue = Atomic<UInt8>(0)
-    // Set once, before any handler can run.
+    // Set once, before any loop runs.
     nonisolated(unsafe) var loops: [EventLoop] = []
-    /// The inbox of the loop that owns the worker processes (loop 0), when
-    /// any route runs in one. Set once, before the loops start.
+    /// The inbox of the loop that owns the worker processes (loop 0). Set once, before the loops start.
     nonisolated(unsafe) var workerLoopInbox: LoopInbox<LoopMessage>?
+    /// Per loop: what the main thread reads of it.
+    let loopStates: [LoopState]
+    let watchdog: Watchdog?
+    /// Lines `/readyz?verbose` shows about the config: generation, hash, last reload.
+    private let configLines = Mutex<[String]>([])
 
-    init(listeners: [Listener], limits: Limits) {
-        self.listeners = listeners
-        self.limits = limits
+    init(loopCount: Int, watchdog: Watchdog?) {
+        loopStates = (0..<loopCount).map { _ in LoopState() }
+        self.watchdog = watchdog
     }
 
     var phase: LifecyclePhase {
@@ -48,5 +51,40 @@ final class ServerShared: ServerStatus, @unchecked Sendable {
             let last = loop.lastTurnMilliseconds.load(ordering: .relaxed)
             body(loop.name, now > last ? now - last : 0)
         }
+    }
+
+    var configDetails: [String] { configLines.withLock { $0 } }
+
+    func setConfigDetails(_ lines: [String]) { configLines.withLock { $0 = lines } }
+}
+
+/// What one loop tells the main thread.
+final class LoopState: Sendable {
+    /// The generation it serves now (a reload waits until every loop took it up).
+    let adopted = Atomic<Int>(0)
+    /// The inline handler running now, as `generation << 32 | route + 1`, or 0:
+    /// the route a stalled loop is held by.
+    let runningRoute = Atomic<UInt64>(0)
+}
+
+/// systemd's watchdog, fed from the loops' own turns: a ping goes out only
+/// while every loop has turned within half the watchdog interval, so a loop
+/// held by a handler stops the pings and systemd acts.
+final class Watchdog: Sendable {
+    let intervalMilliseconds: UInt64
+    private let lastPing = Atomic<UInt64>(0)
+    private let notifier = SystemdNotifier()
+
+    init(watchdogMicroseconds: UInt64) {
+        intervalMilliseconds = max(1, watchdogMicroseconds / 2000)
+    }
+
+    /// From the end of a loop turn: ping if one is due and no loop lags.
+    func tick(now: UInt64, loops: [EventLoop]) {
+        let last = lastPing.load(ordering: .relaxed)
+        guard now >= last + intervalMilliseconds else { return }
+        for loop in loops where loop.lastTurnMilliseconds.load(ordering: .relaxed) + intervalMilliseconds < now { return }
+        guard lastPing.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        notifier.watchdogPing()
     }
 }

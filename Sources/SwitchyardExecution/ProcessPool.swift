@@ -32,8 +32,8 @@ public protocol ProcessPoolDelegate: AnyObject {
 /// replaced, with back-off when they keep dying; a worker that has run
 /// `maxJobs` is retired and replaced. Worker output lands in the log with
 /// the worker's pid. Confined to its loop's thread.
-public final class ProcessPool {
-    public struct Settings: Sendable {
+public final class ProcessPool: @unchecked Sendable {
+    public struct Settings: Sendable, Equatable {
         public var size: Int
         public var queueLimit: Int
         /// Retire a worker after this many jobs; 0: never.
@@ -84,6 +84,9 @@ public final class ProcessPool {
     }
 
     public let settings: Settings
+    /// Which pool an event or timer tag names, on a loop that has several
+    /// (a reload's new workers beside the old ones winding down).
+    public let id: Int
     let loop: EventLoop
     let kinds: EventKinds
     let logger: Logger
@@ -96,12 +99,20 @@ public final class ProcessPool {
     /// Deaths in a row of workers that never got going, for the back-off.
     private var failuresInARow = 0
     private var stopped = false
+    /// Retired: no new jobs; once the last is answered, the workers exit.
+    public private(set) var retiring = false
+    /// Tag slots: the pool's id above, the worker's index below.
+    static let indexBits = 12
+    public static let maxWorkers = 1 << indexBits
 
     /// Jobs the most a worker gets in one batch, so one busy worker does not
     /// hold work an idle one could start.
     static let batchLimit = 16
 
-    public init(settings: Settings, loop: EventLoop, kinds: EventKinds, logger: Logger) {
+    /// Builds the pool; nothing starts until `start()` on `loop`'s thread.
+    public init(id: Int, settings: Settings, loop: EventLoop, kinds: EventKinds, logger: Logger) {
+        precondition(settings.size <= Self.maxWorkers, "at most \(Self.maxWorkers) workers")
+        self.id = id
         self.settings = settings
         self.loop = loop
         self.kinds = kinds
@@ -127,7 +138,7 @@ public final class ProcessPool {
     /// Queues `job`; false when the queue is full (answer 503).
     public func submit(_ job: any ProcessJob) -> Bool {
         loop.assertInLoop()
-        guard queuedCount < settings.queueLimit, !stopped else { return false }
+        guard queuedCount < settings.queueLimit, !stopped, !retiring else { return false }
         queue.append(job)
         return true
     }
@@ -199,7 +210,7 @@ public final class ProcessPool {
 
     /// An event with one of the pool's kinds.
     public func handleEvent(_ tag: EventTag, events: UInt32) {
-        let index = tag.slot
+        let index = tag.slot & (Self.maxWorkers - 1)
         guard index < workers.count, workers[index].generation & 0xFF_FFFF == tag.generation,
               workers[index].state != .empty else { return }
         switch tag.kind {
@@ -217,8 +228,8 @@ public final class ProcessPool {
 
     /// A respawn timer.
     public func handleTimer(_ tag: EventTag) {
-        let index = tag.slot
-        guard !stopped, index < workers.count, workers[index].state == .empty,
+        let index = tag.slot & (Self.maxWorkers - 1)
+        guard !stopped, !retiring, index < workers.count, workers[index].state == .empty,
               workers[index].generation & 0xFF_FFFF == tag.generation else { return }
         spawn(index)
     }
@@ -255,6 +266,7 @@ public final class ProcessPool {
             if workers[index].state == .starting {
                 workers[index].state = .ready
                 readyCount.add(1, ordering: .relaxed)
+                if retiring { retire(index) }
                 logger.debug("worker \(workers[index].pid) ready")
             }
         case .result?:
@@ -279,8 +291,8 @@ public final class ProcessPool {
         workers[index].jobsDone += 1
         failuresInARow = 0
         delegate?.processPool(self, finished: first.job, result: payload)
-        if settings.maxJobs > 0, workers[index].jobsDone >= settings.maxJobs, workers[index].inFlight.isEmpty,
-           workers[index].state == .ready {
+        if workers[index].inFlight.isEmpty, workers[index].state == .ready,
+           (settings.maxJobs > 0 && workers[index].jobsDone >= settings.maxJobs) || (retiring && queuedCount == 0) {
             retire(index)
         }
     }
@@ -330,7 +342,8 @@ public final class ProcessPool {
         if onPurpose {
             logger.info("worker \(pid) stopped: the job it ran was abandoned (timeout_ms); starting another")
         } else if !retired, !stopped {
-            logger.warning("worker \(pid) \(how) after \(lived) ms\(inFlight.isEmpty ? "" : "; its job fails with 502"); starting another")
+            let failing = inFlight.isEmpty ? "" : "; its job fails with 502"
+            logger.warning("worker \(pid) \(how) after \(lived) ms\(failing)\(retiring ? "" : "; starting another")")
         }
         if let first = inFlight.first {
             delegate?.processPool(self, failed: first.job, reason: "worker \(pid) \(how)")
@@ -338,7 +351,7 @@ public final class ProcessPool {
             let rest = inFlight.dropFirst().map(\.job)
             queue.replaceSubrange(queueHead..<queueHead, with: rest)
         }
-        guard !stopped else { return }
+        guard !stopped, !retiring else { return }
         if retired {
             spawn(index)
             return
@@ -395,7 +408,24 @@ public final class ProcessPool {
     // MARK: Starting and stopping
 
     private func tag(_ kind: UInt8, _ index: Int) -> UInt64 {
-        EventTag(kind: kind, slot: index, generation: workers[index].generation).raw
+        EventTag(kind: kind, slot: id << Self.indexBits | index, generation: workers[index].generation).raw
+    }
+
+    /// The pool an event or timer tag belongs to.
+    public static func poolID(of tag: EventTag) -> Int { tag.slot >> indexBits }
+
+    /// A reload replaced this pool: it takes no new jobs, runs what it holds,
+    /// and its workers exit as they fall idle. `isFinished` says when all are gone.
+    public func retire() {
+        retiring = true
+        for index in workers.indices where workers[index].state == .ready && workers[index].inFlight.isEmpty && queuedCount == 0 {
+            retire(index)
+        }
+    }
+
+    /// Retired and every worker gone.
+    public var isFinished: Bool {
+        (retiring || stopped) && workers.allSatisfy { $0.state == .empty }
     }
 
     private func spawn(_ index: Int) {

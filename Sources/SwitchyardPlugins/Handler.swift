@@ -52,4 +52,7 @@ public protocol ServerStatus: Sendable {
     /// Calls `body` for each event loop with its thread name and how long ago
     /// it last turned. A visitor, not an array, so a health probe allocates nothing.
     func forEachLoopLag(_ body: (_ name: String, _ lagMilliseconds: UInt64) -> Void)
+    /// Lines about the config being served — generation, content hash, the
+    /// last reload and its outcome — for `/readyz?verbose`.
+    var configDetails: [String] { get }
 }

@@ -7,6 +7,7 @@ import Logging
 import Switchyard
 import SwitchyardConfig
 import SwitchyardPlugins
+import SwitchyardSystemd
 
 @main
 struct SwitchyardCommand: ParsableCommand {
@@ -61,28 +62,44 @@ struct Serve: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "switchyard")
-        logger.logLevel = .info
+        // Every line, fatal ones included, goes through one handler: with
+        // journal priorities under systemd, with time and level otherwise.
+        let level = SharedLogLevel(JournalLogHandler.levelFromEnvironment() ?? .info)
+        LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
+        let logger = Logger(label: "switchyard")
+        let notifier = SystemdNotifier()
         let config: Config
         switch options.load() {
         case .success(let loaded): config = loaded
         case .failure(let error):
             // The contract's one-line reason; `check` lists every diagnostic.
-            let errors = error.diagnostics.filter { $0.severity == .error }
-            let more = errors.count > 1 ? " (and \(errors.count - 1) more; switchyard check lists them all)" : ""
-            printError("switchyard: invalid config, not starting: \(errors.first?.description ?? "\(error)")\(more)")
+            logger.critical("invalid config, not starting: \(error.oneLine)")
+            notifier.failed(errno: Self.errno(reading: options.source), status: "invalid config, not starting")
             throw ExitCode(1)
+        }
+        if JournalLogHandler.levelFromEnvironment() == nil, let configured = config.logLevel,
+           let configuredLevel = Logger.Level(rawValue: configured.rawValue) {
+            level.value = configuredLevel
         }
         logger.info("using config \(options.source.description)")
         for warning in config.warnings { logger.warning("\(warning)") }
+        let server = Server(config: config, source: options.source, loader: ConfigLoader(catalog: Builtins.catalog),
+                            logger: logger, logLevel: level, environment: ProcessInfo.processInfo.environment)
         do {
-            let status = try Server(config: config, logger: logger).run()
+            let status = try server.run()
             throw ExitCode(status)
         } catch let error as Server.StartError {
-            printError("switchyard: \(error)")
+            logger.critical("\(error)")
+            notifier.failed(errno: error.errno, status: "not started: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// Why a config cannot be used, as an errno for systemd: the file's own
+    /// error when it cannot be read, else EINVAL (it is invalid).
+    static func errno(reading source: ConfigSource) -> Int32 {
+        guard case .file(let path) = source else { return EINVAL }
+        return access(path, R_OK) == 0 ? EINVAL : Glibc.errno
     }
 }
 
@@ -119,13 +136,27 @@ struct Routes: ParsableCommand {
 }
 
 struct Reload: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Ask the running daemon to reload its config.")
-    @Option(name: .long, help: "The daemon's control socket.")
+    static let configuration = CommandConfiguration(
+        abstract: "Ask the running daemon to reload its config; exit 0 when it did, 1 (with the reason) when it did not.")
+    @Option(name: .long, help: "The daemon's control socket (default: control: in the config, else $RUNTIME_DIRECTORY/control.sock, else the per-user path serve logs).")
     var control: String?
+    @OptionGroup var options: ConfigOption
 
     func run() throws {
-        printError("switchyard reload: the control socket is not implemented yet; send SIGHUP once reload lands")
-        throw ExitCode(1)
+        let environment = ProcessInfo.processInfo.environment
+        // The config's own `control:` when it can be read; a config that does
+        // not load is no reason not to ask (the daemon then reports why).
+        let path = control ?? (try? options.load().get())?.control ?? ControlClient.defaultPath(environment: environment)
+        switch ControlClient.send("reload", to: path, timeoutSeconds: 90) {
+        case .success(let line) where line.hasPrefix("ok"):
+            print("switchyard reload: \(line.dropFirst(3))")
+        case .success(let line):
+            printError("switchyard reload: \(line.hasPrefix("error ") ? String(line.dropFirst(6)) : line)")
+            throw ExitCode(1)
+        case .failure(let error):
+            printError("switchyard reload: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -88,7 +88,7 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try runProcess(E2E.binaryPath, ["serve", "--config", path], timeout: 20)
         #expect(result.status != 0)
-        let reasons = result.stderrString.split(separator: "\n").filter { $0.hasPrefix("switchyard:") }
+        let reasons = result.stderrString.split(separator: "\n").filter { $0.contains("switchyard: cannot listen") }
         #expect(reasons.count == 1 && reasons[0].contains("Address already in use"), "stderr: \(result.stderrString)")
     }
 

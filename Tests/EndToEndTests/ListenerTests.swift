@@ -112,6 +112,9 @@ struct ListenerTests {
         let notVerbose = try daemon.request("GET /livez?verbosely HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(notVerbose.bodyString == "ok\n")
         let ready = try daemon.request("GET /readyz?verbose HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        #expect(ready.bodyString == "ready\n[+] lifecycle: serving\n")
+        let readyLines = ready.bodyString.split(separator: "\n").map(String.init)
+        #expect(Array(readyLines.prefix(2)) == ["ready", "[+] lifecycle: serving"], "\(readyLines)")
+        #expect(readyLines.contains { $0.hasPrefix("[+] config: generation 1, ") && $0.contains(", hash ") }, "\(readyLines)")
+        #expect(readyLines.contains("[+] last reload: none"), "\(readyLines)")
     }
 }

@@ -59,6 +59,7 @@ func answer(_ handler: any SyncHandler, _ target: String) throws -> Answer {
 struct FixedStatus: ServerStatus {
     var phase: LifecyclePhase = .serving
     func forEachLoopLag(_ body: (String, UInt64) -> Void) {}
+    var configDetails: [String] { [] }
 }
 
 /// A route to `handler` with `options`, as the config would give it.

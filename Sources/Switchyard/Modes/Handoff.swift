@@ -7,23 +7,24 @@ import SwitchyardHTTP
 /// the answer comes back to `deliver` — exactly once per request, in order,
 /// or not at all when its client is gone (then it is counted).
 extension HTTPLoop {
-    func handOff(_ route: CompiledRoutes.Entry, _ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer,
-                 path: UnsafeRawBufferPointer, body: Range<Int>) {
+    func handOff(_ route: CompiledRoutes.Entry, _ generation: Generation, _ c: Slot, _ head: RequestHead,
+                 _ request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer, body: Range<Int>) {
         // A full queue answers at once: never an unbounded wait.
-        if case .thread(_, let pool) = route.action, pool.queuedCount + pendingJobs(for: pool) >= pool.queueLimit {
+        if case .thread(_, let handle) = route.action,
+           handle.pool.queuedCount + pendingJobs(for: handle.pool) >= handle.pool.queueLimit {
             answerQueueFull(c, head)
             return
         }
         handoffSequence = (handoffSequence &+ 1) & 0xFF_FFFF
         let exchange = Exchange(
             request: request, head: head, headers: headers, path: path, body: body, parameters: parameters,
-            route: route, inbox: inbox, loopIndex: loop.index, slot: Int(c.pointee.slotIndex),
-            generation: c.pointee.generation, sequence: handoffSequence, startedAt: MonotonicClock.nowMicroseconds())
+            route: route, generation: generation, inbox: inbox, loopIndex: loop.index, slot: Int(c.pointee.slotIndex),
+            connectionGeneration: c.pointee.generation, sequence: handoffSequence, startedAt: MonotonicClock.nowMicroseconds())
         switch route.action {
         case .async(let handler):
             startTask(exchange, handler)
-        case .thread(_, let pool):
-            queueThreadJob(exchange, pool)
+        case .thread(_, let handle):
+            queueThreadJob(exchange, handle.pool)
         case .process:
             guard sendToWorkers(exchange) else {
                 answerQueueFull(c, head)
@@ -57,7 +58,13 @@ extension HTTPLoop {
             switch message {
             case .answer(let exchange): deliver(exchange)
             case .processJob(let exchange): acceptForwardedJob(exchange)
-            case .cancelProcessJob(let exchange, let kill): processPool?.cancel(exchange, kill: kill)
+            case .cancelProcessJob(let exchange, let kill): exchange.generation.workers?.pool.cancel(exchange, kill: kill)
+            case .adopt(let next): adopt(next)
+            case .startWorkers(let pool): startWorkers(pool)
+            case .stopWorkers(let pool):
+                pool.stop()
+                workerPools.removeAll { $0 === pool }
+            case .retireWorkers(let pool): pool.retire()
             }
         }
         inboxBatch.removeAll(keepingCapacity: true)
@@ -68,7 +75,7 @@ extension HTTPLoop {
     func deliver(_ exchange: Exchange) {
         loop.assertInLoop()
         let c = table[exchange.slot]
-        guard c.pointee.isOpen, c.pointee.generation == exchange.generation, c.pointee.exchange === exchange else {
+        guard c.pointee.isOpen, c.pointee.generation == exchange.connectionGeneration, c.pointee.exchange === exchange else {
             lateAnswers += 1
             return
         }

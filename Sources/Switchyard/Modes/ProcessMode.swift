@@ -15,14 +15,15 @@ extension HTTPLoop: ProcessPoolDelegate {
     /// Queues the job (on loop 0) or forwards it; false when the queue is full.
     func sendToWorkers(_ exchange: Exchange) -> Bool {
         exchange.encodeForWorker()
-        if let processPool { return processPool.submit(exchange) }
+        guard let workers = exchange.generation.workers else { return false }
+        if loop.index == 0 { return workers.pool.submit(exchange) }
         shared.workerLoopInbox?.post(.processJob(exchange))
         return true
     }
 
     /// On loop 0: a job forwarded by another loop.
     func acceptForwardedJob(_ exchange: Exchange) {
-        guard let processPool, processPool.submit(exchange) else {
+        guard let workers = exchange.generation.workers, workers.pool.submit(exchange) else {
             exchange.outcome = .failed(status: 503, reason: "worker queue full")
             exchange.inbox.post(.answer(exchange))
             return
@@ -30,7 +31,7 @@ extension HTTPLoop: ProcessPoolDelegate {
     }
 
     func cancelWorkerJob(_ exchange: Exchange, kill: Bool) {
-        if let processPool { processPool.cancel(exchange, kill: kill) }
+        if loop.index == 0 { exchange.generation.workers?.pool.cancel(exchange, kill: kill) }
         else { shared.workerLoopInbox?.post(.cancelProcessJob(exchange, kill: kill)) }
     }
 
@@ -57,7 +58,8 @@ extension Exchange: ProcessJob {
     /// The request as a worker reads it (see `WorkerRequest`).
     func encodeForWorker() {
         frame.count = 0
-        var index = UInt32(route.index), headerCount = UInt32(headers.count)
+        guard case .process(let workerIndex) = route.action else { preconditionFailure("not a process-mode route") }
+        var index = UInt32(workerIndex), headerCount = UInt32(headers.count)
         var head = self.head, path = self.path, body = self.body, parameters = self.parameters
         withUnsafeBytes(of: &index) { frame.append($0) }
         withUnsafeBytes(of: &head) { frame.append($0) }

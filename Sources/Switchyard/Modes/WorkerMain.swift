@@ -50,6 +50,7 @@ public enum WorkerMain {
 struct WorkerStatus: ServerStatus {
     var phase: LifecyclePhase { .serving }
     func forEachLoopLag(_ body: (String, UInt64) -> Void) {}
+    var configDetails: [String] { [] }
 }
 
 /// What a worker is told at start: for each process-mode route, its index,
@@ -60,6 +61,11 @@ enum WorkerSetup {
         var handler: String
         var parameterNames: [String]
         var options: [String: OptionValue]
+
+        /// The same handler with the same options and parameter names: one worker entry serves both routes.
+        func sameHandler(as other: Route) -> Bool {
+            handler == other.handler && parameterNames == other.parameterNames && options == other.options
+        }
     }
 
     struct Failure: Error, CustomStringConvertible { var description: String }

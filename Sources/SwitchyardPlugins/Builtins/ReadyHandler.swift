@@ -2,6 +2,8 @@ import SwitchyardHTTP
 
 /// `builtin.ready` (`/readyz`): `200 ready` while serving; `503` while
 /// starting or draining, so a load balancer stops sending before shutdown.
+/// `?verbose` adds the lifecycle and the config served: generation, content
+/// hash, the last reload and its outcome.
 struct ReadyHandler: SyncHandler {
     let status: any ServerStatus
 
@@ -13,6 +15,7 @@ struct ReadyHandler: SyncHandler {
         var text = phase == .serving ? "ready\n" : "not ready: \(phase.rawValue)\n"
         if request.hasQueryItem("verbose") {
             text += "[\(phase == .serving ? "+" : "-")] lifecycle: \(phase.rawValue)\n"
+            for line in status.configDetails { text += "[+] " + line + "\n" }
         }
         response.body.append(text)
     }
