@@ -143,11 +143,15 @@ extension HTTPLoop {
                 c.pointee.scan = HeadScan()
                 c.pointee.expectedRequestBytes = 0
                 if let pinned = c.pointee.pinned {
-                    // Its body spanned reads, maybe a reload too: it finishes under the generation it began with.
+                    // Its body spanned reads, maybe a reload too: it finishes
+                    // under the generation it began with.
                     c.pointee.pinned = nil
-                    dispatch(c, head, request, bodyStart..<bodyEnd, pinned)
+                    let current = routesRef
+                    routesRef = .passUnretained(pinned.routes)
+                    dispatch(c, head, request, bodyStart..<bodyEnd, pinned: pinned)
+                    routesRef = current
                 } else {
-                    dispatch(c, head, request, bodyStart..<bodyEnd, generation)
+                    dispatch(c, head, request, bodyStart..<bodyEnd, pinned: nil)
                 }
                 offset += consumed
                 if c.pointee.http.answerAway { break requests }
@@ -175,7 +179,7 @@ extension HTTPLoop {
                            bodyBytesSoFar: Int, expectedTotal: Int) -> Bool {
         c.pointee.scan = HeadScan()
         if c.pointee.http.phase != .body {
-            if !routesBeforeBody(c, head, request, routes) { return false }
+            if !routesBeforeBody(c, head, request) { return false }
             c.pointee.pinned = generation
             let needed = max(expectedTotal, request.count)
             if shared.bufferedBytes.load(ordering: .relaxed) + needed > limits.maxBufferedBytes {

@@ -16,33 +16,33 @@ extension HTTPLoop {
         case malformed(StaticReason)
     }
 
-    /// Answers or hands off the request under `generation` (the loop's, or
-    /// the one a request whose body spanned reads began under).
+    /// Answers or hands off the request under the loop's generation, or the
+    /// one a request whose body spanned reads began under (`pinned`; `routes`
+    /// is then already that generation's).
     func dispatch(_ c: Slot, _ head: RequestHead, _ request: UnsafeMutableRawBufferPointer, _ body: Range<Int>,
-                  _ generation: Generation) {
+                  pinned: Generation?) {
         // The shared phase turns before any loop hears of the drain.
         if shared.isDraining { c.pointee.http.closeAfterAnswer() }
         let buffer = UnsafeRawBufferPointer(request)
-        let routes = generation.routes
-        switch findRoute(c, head, buffer, routes) {
+        switch findRoute(c, head, buffer) {
         case .refused(let status, let text, let allow):
             answerRefusal(status, text, allow: allow, c, head)
         case .malformed(let reason):
             answerError(.badRequest(reason), c)
         case .found(let index, let path):
             // Fixed answers first, without taking a reference to anything.
-            if let fixed = routes.fixedResponse(index) {
+            if let fixed = withRoutes({ $0.fixedResponse(index) }) {
                 fixed._withUnsafeGuaranteedRef { writeFixed($0, head, buffer, c) }
                 return
             }
-            let route = routes.entries[index]
+            let route = withRoutes { $0.entries[index] }
             switch route.action {
             case .fixed(let fixed):
                 writeFixed(fixed, head, buffer, c)
             case .inline(let handler):
-                runInline(handler, route, generation, c, head, buffer, path: path, body: body)
+                runInline(handler, route, pinned?.number ?? generationNumber, c, head, buffer, path: path, body: body)
             case .async, .thread, .process:
-                handOff(route, generation, c, head, buffer, path: path, body: body)
+                handOff(route, pinned ?? generation, c, head, buffer, path: path, body: body)
             }
         }
     }
@@ -50,8 +50,8 @@ extension HTTPLoop {
     /// Routing for a request whose body has yet to arrive: when it would be
     /// refused (400, 403, 404, 405, 501) the answer goes now and the
     /// connection closes, since the body will not be read. True when it routes.
-    func routesBeforeBody(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer, _ routes: CompiledRoutes) -> Bool {
-        switch findRoute(c, head, request, routes) {
+    func routesBeforeBody(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer) -> Bool {
+        switch findRoute(c, head, request) {
         case .found:
             return true
         case .refused(let status, let text, let allow):
@@ -66,7 +66,7 @@ extension HTTPLoop {
     /// The route for the request and its percent-decoded path (in
     /// `pathScratch` when it needed decoding), with `parameters` filled.
     @inline(__always)
-    func findRoute(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer, _ routes: CompiledRoutes) -> RouteLookup {
+    func findRoute(_ c: Slot, _ head: RequestHead, _ request: UnsafeRawBufferPointer) -> RouteLookup {
         guard let method = Self.methodBit(head.method) else {
             return .refused(status: 501, text: "method not implemented\n", allow: nil)
         }
@@ -79,13 +79,14 @@ extension HTTPLoop {
         }
         if PercentDecoding.hasDotSegment(path) { return .malformed(.dotSegment) }
         parameters.removeAll()
-        switch routes.router.match(path: path, method: method, parameters: &parameters) {
+        let match = withRoutes { $0.router.match(path: path, method: method, parameters: &parameters) }
+        switch match {
         case .notFound:
             return .refused(status: 404, text: "not found\n", allow: nil)
         case .methodNotAllowed(let allowed):
             return .refused(status: 405, text: "method not allowed\n", allow: allowed)
         case .found(let index):
-            if routes.isRestricted(index), !isAllowed(c, routes.entries[index].spec.allow) {
+            if withRoutes({ $0.isRestricted(index) }), !isAllowed(c, withRoutes { $0.entries[index].spec.allow }) {
                 return .refused(status: 403, text: "forbidden\n", allow: nil)
             }
             return .found(index: index, path: path)
@@ -94,13 +95,13 @@ extension HTTPLoop {
 
     /// `sync`: the handler answers here, into the loop's scratch, and the
     /// request's bytes are only borrowed.
-    private func runInline(_ handler: any SyncHandler, _ route: CompiledRoutes.Entry, _ generation: Generation, _ c: Slot, _ head: RequestHead,
+    private func runInline(_ handler: any SyncHandler, _ route: CompiledRoutes.Entry, _ generationNumber: Int, _ c: Slot, _ head: RequestHead,
                            _ request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer, body: Range<Int>) {
         response.reset()
         let view = HandlerRequest(buffer: request, head: head, headers: headers, path: path,
                                   parameters: parameters, parameterNames: route.parameterNames,
                                   body: UnsafeRawBufferPointer(rebasing: request[body]))
-        shared.loopStates[loop.index].runningRoute.store(UInt64(generation.number) << 32 | UInt64(route.index + 1), ordering: .relaxed)
+        shared.loopStates[loop.index].runningRoute.store(UInt64(generationNumber) << 32 | UInt64(route.index + 1), ordering: .relaxed)
         defer { shared.loopStates[loop.index].runningRoute.store(0, ordering: .relaxed) }
         do {
             try handler.respond(to: view, into: &response)

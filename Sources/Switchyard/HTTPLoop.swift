@@ -42,9 +42,13 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     let shared: ServerShared
     let logger: Logger
     /// The config generation served now, and what the request path reads of
-    /// it, kept at hand. A reload swaps them between events.
+    /// it, kept at hand. A reload swaps them between events. `routes` is
+    /// held by `generation` (or, while a pinned request is dispatched, by
+    /// that request's generation), so the request path reads it through
+    /// `withRoutes` without taking a reference.
     var generation: Generation
-    var routes: CompiledRoutes
+    var routesRef: Unmanaged<CompiledRoutes>
+    var generationNumber: Int
     var limits: Limits
     var timeouts: ConnectionTimeouts
     var parser: RequestParser
@@ -95,7 +99,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         self.loop = loop
         self.shared = shared
         self.generation = generation
-        self.routes = generation.routes
+        self.generationNumber = generation.number
+        self.routesRef = .passUnretained(generation.routes)
         self.limits = generation.limits
         self.timeouts = generation.timeouts
         self.parser = generation.parser
@@ -119,6 +124,11 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         if loop.index == 0, let workers = generation.workers { startWorkers(workers.pool) }
         shared.loopStates[loop.index].adopted.store(generation.number, ordering: .releasing)
         loop.scheduleTimer(at: loop.now + sweepInterval, tag: Self.sweepTimer)
+    }
+
+    /// The routes being dispatched against, borrowed for the call.
+    @inline(__always) func withRoutes<T>(_ body: (CompiledRoutes) -> T) -> T {
+        routesRef._withUnsafeGuaranteedRef(body)
     }
 
     var sweepInterval: UInt64 {
@@ -162,7 +172,8 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             deflater = fresh
         }
         generation = next
-        routes = next.routes
+        generationNumber = next.number
+        routesRef = .passUnretained(next.routes)
         limits = next.limits
         timeouts = next.timeouts
         parser = next.parser
