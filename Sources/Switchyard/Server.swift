@@ -98,16 +98,15 @@ public final class Server {
         shared.loops = loops
         shared.workerLoopInbox = inboxes[0]
 
-        let first: Generation
+        // Only `generation` holds the first generation, so a reload can let it go.
         switch build(config, number: 1, previous: nil) {
-        case .success(let built): first = built
+        case .success(let built): generation = built
         case .failure(let failure): throw StartError(description: failure.message, errno: failure.errno)
         }
-        generation = first
         defer { closeListeners(generation.listeners) }
         publishStatus()
         for (loop, inbox) in zip(loops, inboxes) {
-            guard let http = HTTPLoop(loop: loop, shared: shared, generation: first, inbox: inbox, logger: logger) else {
+            guard let http = HTTPLoop(loop: loop, shared: shared, generation: generation, inbox: inbox, logger: logger) else {
                 throw StartError(description: "cannot create event loop \(loop.index): out of memory for its zlib streams", errno: ENOMEM)
             }
             httpLoops.append(http)
@@ -125,7 +124,7 @@ public final class Server {
                 throw StartError(description: "cannot start event loop thread \(loop.name): \(error)", errno: error.errno)
             }
         }
-        if let workers = first.workers {
+        if let workers = generation.workers {
             // READY=1 only once every worker has started and answered its setup.
             guard waitForWorkers(workers.pool, signalFD: signalFD) else {
                 for loop in loops { loop.stop() }
@@ -148,12 +147,13 @@ public final class Server {
         }
         updateWatcher(for: config)
 
-        for listener in first.listeners { logger.info("listening on \(listener.boundDescription)") }
+        for listener in generation.listeners { logger.info("listening on \(listener.boundDescription)") }
         logger.info("serving \(config.routes.count) routes on \(config.eventLoops) event loop(s); control socket \(controlPath)")
         if let watchdog { logger.info("watchdog: pinging every \(watchdog.intervalMilliseconds) ms while every loop turns") }
         shared.setPhase(.serving)
         publishStatus()
         notifier.ready(status: statusLine)
+        shared.watchdog?.start()
 
         let status = serveUntilStopped(signalFD: signalFD, running: running)
         control = nil
@@ -435,6 +435,8 @@ public final class Server {
         var setupRoutes: [WorkerSetup.Route] = []
         var workerIndex: [Int: Int] = [:]
         for (index, route) in config.routes.enumerated() where route.effectiveMode == .process {
+            // A fixed answer (builtin.text) is rendered at load and written from the loop.
+            if case .fixed = Builtins.makeHandler(for: route, status: shared) { continue }
             let entry = WorkerSetup.Route(index: setupRoutes.count, handler: route.handler,
                                           parameterNames: route.pattern.parameterNames, options: route.options)
             if let same = setupRoutes.first(where: { $0.sameHandler(as: entry) }) {

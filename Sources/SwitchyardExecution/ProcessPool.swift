@@ -93,7 +93,9 @@ public final class ProcessPool: @unchecked Sendable {
     public weak var delegate: (any ProcessPoolDelegate)?
 
     var workers: [Worker]
-    private var queue: [any ProcessJob] = []
+    /// Jobs waiting; a slot is cleared when its job leaves, so nothing the
+    /// queue no longer needs stays referenced.
+    private var queue: [(any ProcessJob)?] = []
     private var queueHead = 0
     private var nextJobID: UInt32 = 0
     /// Deaths in a row of workers that never got going, for the back-off.
@@ -174,7 +176,8 @@ public final class ProcessPool: @unchecked Sendable {
             workers[index].writer.append(.batch, id: 0, length: 0) { _ in }
             workers[index].areaRead = SharedAnswerArea.dataStart
             for _ in 0..<take {
-                let job = queue[queueHead]
+                let job = queue[queueHead]!
+                queue[queueHead] = nil
                 queueHead += 1
                 nextJobID &+= 1
                 workers[index].inFlight.append((nextJobID, job))
@@ -349,7 +352,7 @@ public final class ProcessPool: @unchecked Sendable {
             delegate?.processPool(self, failed: first.job, reason: "worker \(pid) \(how)")
             // The jobs sent behind it never started: back to the front of the queue.
             let rest = inFlight.dropFirst().map(\.job)
-            queue.replaceSubrange(queueHead..<queueHead, with: rest)
+            queue.replaceSubrange(queueHead..<queueHead, with: rest.map { Optional($0) })
         }
         guard !stopped, !retiring else { return }
         if retired {
