@@ -80,6 +80,8 @@ extension HTTPLoop {
             return
         }
         c.pointee.exchange = nil
+        // Draining: this answer is the connection's last.
+        if draining || shared.isDraining { c.pointee.http.closeAfterAnswer() }
         let head = exchange.head
         switch exchange.outcome {
         case .answered:
@@ -119,6 +121,7 @@ extension HTTPLoop {
         guard c.pointee.isOpen, let exchange = c.pointee.exchange, exchange.sequence == tag.generation else { return }
         c.pointee.exchange = nil
         abandon(exchange, kill: true)
+        if draining || shared.isDraining { c.pointee.http.closeAfterAnswer() }
         date.refresh()
         answerSimple(504, "the handler did not answer within timeout_ms\n", c, exchange.head)
         _ = c.pointee.http.answered(now: loop.now, timeouts)
