@@ -73,7 +73,11 @@ final class LoopState: Sendable {
 final class Watchdog: Sendable {
     let intervalMilliseconds: UInt64
     private let lastPing = Atomic<UInt64>(0)
+    /// Pings begin once READY=1 has gone out.
+    private let started = Atomic<Bool>(false)
     private let notifier = SystemdNotifier()
+
+    func start() { started.store(true, ordering: .releasing) }
 
     init(watchdogMicroseconds: UInt64) {
         intervalMilliseconds = max(1, watchdogMicroseconds / 2000)
@@ -81,6 +85,7 @@ final class Watchdog: Sendable {
 
     /// From the end of a loop turn: ping if one is due and no loop lags.
     func tick(now: UInt64, loops: [EventLoop]) {
+        guard started.load(ordering: .relaxed) else { return }
         let last = lastPing.load(ordering: .relaxed)
         guard now >= last + intervalMilliseconds else { return }
         for loop in loops where loop.lastTurnMilliseconds.load(ordering: .relaxed) + intervalMilliseconds < now { return }
