@@ -12,8 +12,8 @@ import Glibc
 /// drains; then `SandboxAudit` judges every call of every process and thread
 /// against the unit file as committed: SystemCallFilter= (groups expanded by
 /// this machine's `systemd-analyze syscall-filter`), RestrictAddressFamilies=,
-/// ProtectSystem=strict (writes), ProtectHome=, ProtectProc=invisible and
-/// ProcSubset=pid (/proc), PrivateDevices=, RestrictNamespaces=,
+/// ProtectSystem=strict (writes), ProtectHome=, ProtectProc=invisible (and
+/// ProcSubset=pid, if set) for /proc, PrivateDevices=, RestrictNamespaces=,
 /// RestrictRealtime=, LockPersonality=, MemoryDenyWriteExecute=,
 /// RestrictSUIDSGID= and NoNewPrivileges= (nothing but switchyard executes).
 /// `switchyard check` (ExecStartPre=) and `switchyard reload` (ExecReload=) run
@@ -48,7 +48,14 @@ struct UnitHardeningTests {
     /// as `strace -ff -y -s 1024` writes them.
     @Test("the audit finds what the unit would refuse, and passes what it allows")
     func auditFindsViolations() throws {
-        let policy = SandboxPolicy(unit: try UnitFile(path: Self.unitPath), groups: try SyscallGroups())
+        // The unit as committed, plus ProcSubset=pid (which it leaves out) so that check is tested too.
+        let dir = try E2E.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let unitCopy = dir.appendingPathComponent("switchyard.service").path
+        try String(contentsOfFile: Self.unitPath, encoding: .utf8)
+            .replacingOccurrences(of: "\n[Install]", with: "\nProcSubset=pid\n\n[Install]")
+            .write(toFile: unitCopy, atomically: true, encoding: .utf8)
+        let policy = SandboxPolicy(unit: try UnitFile(path: unitCopy), groups: try SyscallGroups())
         let audit = SandboxAudit(policy: policy, writableDirectories: ["/run/switchyard"],
                                  executables: ["/usr/local/bin/switchyard", "/proc/self/exe"])
         let allowed = #"""
@@ -121,11 +128,6 @@ struct UnitHardeningTests {
         let run = try E2E.makeTempDir()
         try tracer.handOver(run)
 
-        // reload_on_change (inotify) once the binary knows the key.
-        let probe = traces.appendingPathComponent("probe.yaml").path
-        try "listen: [\"127.0.0.1:0\"]\nreload_on_change: true\nroutes: []\n".write(toFile: probe, atomically: true, encoding: .utf8)
-        let watches = try runProcess(binary, ["check", "--config", probe], timeout: 30).status == 0
-
         var config = DaemonConfig(eventLoops: 2)
         config.routes = [
             "{ path: /livez, handler: builtin.health, mode: sync }",
@@ -141,7 +143,7 @@ struct UnitHardeningTests {
             thread_pool: { size: 2, queue: 16 }
             thread_pools: { reports: { size: 1, queue: 4 } }
             process_pool: { size: 2, queue: 16 }
-            \(watches ? "reload_on_change: true" : "")
+            reload_on_change: true
             """
         let yaml = config.yaml(controlPath: run.appendingPathComponent("control.sock").path)
         let daemon = try Daemon(yaml: yaml, dir: run, expectedListeners: 1, startTimeout: 60, binary: binary,
@@ -192,20 +194,21 @@ struct UnitHardeningTests {
         let afterCrash = try daemon.get("/echo/process", timeout: 20)
         #expect(afterCrash.status == 200, "process mode after the crash: \(afterCrash.shown)")
 
-        // Reloads: SIGHUP, `switchyard reload` (ExecReload=, in the same sandbox), a changed file.
+        // Reloads: SIGHUP, `switchyard reload` (ExecReload=, in the same sandbox), and a changed
+        // file (inotify) that resizes both pools, so new threads and workers start and old ones end.
+        func servesGeneration(_ number: Int) -> Bool {
+            waitUntil(timeout: 15) { (try? daemon.get("/readyz?verbose"))?.bodyString.contains("generation \(number),") == true }
+        }
         kill(daemon.pid, SIGHUP)
-        sleep(seconds: 0.5)
-        #expect(try daemon.get("/readyz").status == 200, "after SIGHUP")
+        #expect(servesGeneration(2), "SIGHUP: /readyz?verbose never showed generation 2; log:\n\(daemon.log.suffix(1500))")
         let reload = try tracer.run(binary, ["reload", "--control", run.appendingPathComponent("control.sock").path],
                                     output: traces.appendingPathComponent("reload").path)
-        if !reload.output.contains("not implemented") {   // until the control socket lands
-            #expect(reload.status == 0, "switchyard reload: exit \(reload.status): \(reload.output)")
-        }
-        if watches {
-            let reloadsBefore = daemon.log.lowercased().components(separatedBy: "reload").count
-            try (yaml + "# touched\n").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
-            _ = waitUntil(timeout: 5) { daemon.log.lowercased().components(separatedBy: "reload").count > reloadsBefore }
-        }
+        #expect(reload.status == 0 && servesGeneration(3), "switchyard reload: exit \(reload.status): \(reload.output)")
+        let resized = yaml.replacingOccurrences(of: "thread_pool: { size: 2,", with: "thread_pool: { size: 3,")
+            .replacingOccurrences(of: "process_pool: { size: 2,", with: "process_pool: { size: 1,")
+        #expect(resized != yaml)
+        try resized.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        #expect(servesGeneration(4), "reload_on_change: /readyz?verbose never showed generation 4; log:\n\(daemon.log.suffix(1500))")
         for target in ["/readyz", "/echo/thread", "/echo/process", "/delay?ms=5"] {
             let response = try daemon.get(target, timeout: 20)
             #expect(response.status == 200, "after the reloads, \(target): \(response.shown)")
@@ -306,5 +309,7 @@ extension UnitHardeningTests {
         }
         #expect(!trace.allCalls.contains { $0.name == "bind" && !$0.arguments.contains("AF_UNIX") },
                 "the daemon bound a TCP address of its own although it was given one")
+        print("unit hardening audit, socket-activated switchyard serve: \(trace.tids.count) threads/processes, "
+              + "\(trace.allCalls.count) calls, \(findings.count) findings")
     }
 }
