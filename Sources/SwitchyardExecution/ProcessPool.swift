@@ -172,9 +172,13 @@ public final class ProcessPool: @unchecked Sendable {
             var take = min(share, queuedCount)
             if settings.maxJobs > 0 { take = min(take, settings.maxJobs - workers[index].jobsDone) }
             guard take > 0 else { continue }
-            // Everything it answered before was read: its answer area starts over.
+            // Everything it answered before was read: its answer area starts
+            // over. The daemon resets the area's count itself, before the
+            // batch leaves, so a worker that dies before writing an answer
+            // of this batch cannot be taken to have answered with the last one's.
             workers[index].writer.append(.batch, id: 0, length: 0) { _ in }
             workers[index].areaRead = SharedAnswerArea.dataStart
+            workers[index].area?.storeBytes(of: UInt64(SharedAnswerArea.dataStart), as: UInt64.self)
             for _ in 0..<take {
                 let job = queue[queueHead]!
                 queue[queueHead] = nil

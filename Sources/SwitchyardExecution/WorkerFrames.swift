@@ -30,7 +30,8 @@ public enum SharedAnswerArea {
     public static let dataStart = 64
 
     /// The end of what the worker wrote (a plain load: the daemon reads it
-    /// after a marker frame or once the worker is dead).
+    /// after a marker frame or once the worker is dead, and resets it to
+    /// `dataStart` itself before it sends a batch).
     public static func written(_ base: UnsafeMutableRawPointer) -> Int {
         Int(base.load(as: UInt64.self))
     }
