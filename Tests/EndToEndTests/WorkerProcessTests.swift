@@ -105,6 +105,9 @@ extension ExecutionModeTests {
             let daemon = try Daemon(Self.config(size: 1))
             defer { daemon.stop() }
             let worker = try #require(ModeProc.waitForWorkers(of: daemon.pid, count: 1).first, "no worker started")
+            // One answered batch first: its answer stays in the shared area, and
+            // must not be taken for the crashed job's (it once was).
+            #expect(try daemon.get("/p/echo", timeout: 10).status == 200)
             let victim = try Self.startLongJob(daemon, on: worker)
 
             kill(worker.pid, signal.number)
@@ -131,6 +134,7 @@ extension ExecutionModeTests {
             #expect(logged, "no log line with '\(prefix)'; log tail:\n\(daemon.log.split(separator: "\n").suffix(8).joined(separator: "\n"))")
             let lines = daemon.log.split(separator: "\n").filter { $0.contains(prefix) }
             #expect(lines.count >= 2, "\(lines.count) lines from the worker's stderr")
+            #expect(!daemon.log.contains("out of order"), "a stale answer was read for the crashed job:\n\(daemon.log)")
             try Self.expectReplaced(daemon, old: worker, "after \(signal.name)")
         }
 
