@@ -2,6 +2,9 @@
 public enum RouteTable {
     /// One row per route, in config order, with columns METHODS, PATH,
     /// HANDLER, DECLARED, EFFECTIVE, POOL and WARNINGS, padded to line up;
+    /// METHODS lists what the route answers, in the order and with the
+    /// names of the `Allow` header a 405 carries (a GET route answers HEAD
+    /// too), joined by `,` without spaces;
     /// then, if any route has warnings, each in full as
     /// `FILE:LINE:COL: warning: …`. Ends with a newline.
     ///
@@ -13,7 +16,8 @@ public enum RouteTable {
     public static func render(_ config: Config) -> String {
         var rows = [["METHODS", "PATH", "HANDLER", "DECLARED", "EFFECTIVE", "POOL", "WARNINGS"]]
         for route in config.routes {
-            let methods = MethodSetNames.list(route.methods)
+            // What is served, as `Allow` lists it: a GET route answers HEAD too.
+            let methods = MethodSetNames.list(route.methods.served)
             let warnings = route.warnings.isEmpty ? "-" : route.warnings.map(shortName).joined(separator: ", ")
             rows.append([methods, route.path, route.handler, declared(route),
                          route.effectiveMode.rawValue, pool(route), warnings])

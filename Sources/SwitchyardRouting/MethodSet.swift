@@ -29,8 +29,12 @@ public struct MethodSet: OptionSet, Sendable, Hashable, CustomStringConvertible 
     /// The methods these answer: a GET route answers HEAD too.
     @inlinable public var served: MethodSet { contains(.get) ? union(.head) : self }
 
-    /// `GET, HEAD, POST`: the value of an `Allow` header.
-    public var description: String {
-        MethodSet.all.filter { contains($0.0) }.map(\.1).joined(separator: ", ")
+    /// The names of the methods in the set, in `all`'s order: what `Allow`
+    /// lists and what `switchyard routes` shows (both of `served`).
+    public var names: [String] {
+        MethodSet.all.filter { contains($0.0) }.map(\.1)
     }
+
+    /// `GET, HEAD, POST`: the value of an `Allow` header.
+    public var description: String { names.joined(separator: ", ") }
 }
