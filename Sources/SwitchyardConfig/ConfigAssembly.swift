@@ -8,6 +8,8 @@ struct ConfigAssembly {
     let catalog: HandlerCatalog
     let environment: [String: String]
     let cores: Int
+    /// What the build refuses: reported here, with everything else.
+    let build: BuildLimits
     let log = DiagnosticLog()
     /// The files read (name and text, the main one first) and the
     /// directories include patterns look in.
@@ -16,6 +18,9 @@ struct ConfigAssembly {
     private final class ReadFiles {
         var files: [(name: String, text: String)] = []
         var patternDirectories: [String] = []
+        /// An included file that could not be read or used: whether it
+        /// holds routes is not known.
+        var includeFailed = false
     }
 
     /// A file's `plugins:` and `routes:` nodes, with the decoder for its name.
@@ -29,7 +34,7 @@ struct ConfigAssembly {
         log.register(file: name)
         read.files.append((name, text))
         guard let root = YAMLDocument.parse(text, file: name, log: log) else { return nil }
-        let main = YAMLNodeDecoder(file: name, log: log)
+        let main = makeDecoder(for: name)
         var config = Config(
             source: name, listen: ConfigDefaults.listen, eventLoops: ConfigDefaults.eventLoops,
             limits: Limits(), control: nil, compression: CompressionSettings(),
@@ -69,6 +74,7 @@ struct ConfigAssembly {
                 }
                 pluginsByName[plugin.name] = plugin
                 config.plugins.append(plugin)
+                if !build.loadsPlugins { log.error(plugin.location, BuildLimits.pluginRefusal(name: plugin.name)) }
             }
         }
 
@@ -81,7 +87,16 @@ struct ConfigAssembly {
                 environment: environment)
             drafts += decoder.routes(node)
         }
-        reportConflicts(drafts)
+        reportConflicts(&drafts)
+        // Warnings only for routes without an error of their own.
+        for draft in drafts where !draft.hasError {
+            for warning in draft.warnings { log.warning(warning.location, warning.message) }
+        }
+        if drafts.isEmpty, !read.includeFailed, parts.allSatisfy({ part in part.routes.map { Self.isEmptyList($0, in: part.decoder) } ?? true }) {
+            let at = top["routes"].map { main.location($0.keyNode) } ?? SourceLocation(file: name, line: 1, column: 1)
+            log.warning(at, "no routes: this config serves nothing but 404s; add routes under routes:"
+                        + (parts.count > 1 ? " (its included files have none either)" : ""))
+        }
 
         guard !log.hasErrors else { return nil }
         config.routes = drafts.compactMap(\.spec)
@@ -114,6 +129,22 @@ struct ConfigAssembly {
     /// Every diagnostic so far, in file order.
     var diagnostics: [Diagnostic] { log.sorted() }
 
+    /// A decoder for one file, knowing where misplaced keys belong and what the build refuses.
+    private func makeDecoder(for file: String) -> YAMLNodeDecoder {
+        var decoder = YAMLNodeDecoder(file: file, log: log)
+        decoder.placement = KeyPlacement(optionNames: Set(catalog.entries.values.flatMap(\.options.keys)))
+        decoder.build = build
+        return decoder
+    }
+
+    /// Whether a `routes:` value holds no route: null or `[]` (not a
+    /// mistake, which has its own error).
+    private static func isEmptyList(_ node: Node, in decoder: YAMLNodeDecoder) -> Bool {
+        if decoder.isNull(node) { return true }
+        if case .sequence(let items) = node { return items.isEmpty }
+        return false
+    }
+
     // MARK: Includes
 
     /// Reads the files `include:` names. Each may hold `plugins:` and
@@ -138,8 +169,17 @@ struct ConfigAssembly {
                 decoder.error(patternNode, "included file '\(pattern)' does not exist (a pattern with * ? or [ may match nothing; a file name must)")
                 continue
             }
+            if files.isEmpty {
+                decoder.warning(patternNode, "include pattern '\(pattern)' matches no file, so it adds nothing"
+                                + (resolved == pattern ? "" : " (looked for \(resolved))"))
+                continue
+            }
             for file in files where seen.insert(TextFile.canonicalPath(file)).inserted {
-                if let part = include(file: file, from: patternNode, decoder: decoder) { parts.append(part) }
+                if let part = include(file: file, from: patternNode, decoder: decoder) {
+                    parts.append(part)
+                } else {
+                    read.includeFailed = true
+                }
             }
         }
         return parts
@@ -161,7 +201,7 @@ struct ConfigAssembly {
         log.register(file: file)
         read.files.append((file, text))
         guard let root = YAMLDocument.parse(text, file: file, log: log) else { return nil }
-        let included = YAMLNodeDecoder(file: file, log: log)
+        let included = makeDecoder(for: file)
         let allowed = ["plugins", "routes"]
         guard let mapping = included.mapping(root, "included file", keys: allowed, unknownKey: { key, keyNode in
             if key == "include" {
@@ -170,7 +210,7 @@ struct ConfigAssembly {
                 included.error(keyNode, "'\(key)' is not allowed in an included file; an included file holds only routes: and plugins:")
             } else {
                 included.error(keyNode, "unknown key '\(key)' in included file; expected one of: plugins, routes"
-                               + KeySuggestion.hint(for: key, in: allowed))
+                               + included.placement.hint(for: key, in: .includedFile, keys: allowed))
             }
         }) else { return nil }
         return Part(decoder: included, plugins: mapping["plugins"]?.value, routes: mapping["routes"]?.value)
@@ -179,17 +219,16 @@ struct ConfigAssembly {
     // MARK: Conflicts
 
     /// Two routes no request can tell apart are an error at the later one,
-    /// naming both places.
-    private func reportConflicts(_ drafts: [RouteDraft]) {
-        let candidates = drafts.compactMap { draft in draft.pattern.map { (draft, $0) } }
-        let pairs = RouteConflicts.find(candidates.map { ($0.1, $0.0.methods) })
+    /// naming both places and what to change; the later one then counts as
+    /// having an error (so it gets no warning beside it).
+    private func reportConflicts(_ drafts: inout [RouteDraft]) {
+        let candidates = drafts.indices.compactMap { i in drafts[i].pattern.map { (i, $0) } }
+        let pairs = RouteConflicts.find(candidates.map { ($0.1, drafts[$0.0].methods) })
         for (earlier, later) in pairs {
-            let a = candidates[earlier].0, b = candidates[later].0
-            var common = a.methods.intersection(b.methods)
-            if common.isEmpty { common = RouteConflicts.overlap(a.methods, b.methods) }
-            let methods = MethodSetNames.list(common)
-            log.error(b.location, "route \(methods) \(b.path ?? "") at \(b.location) "
-                      + "can never be told apart from the one at \(a.location)")
+            let a = drafts[candidates[earlier].0], b = drafts[candidates[later].0]
+            drafts[candidates[later].0].hasError = true
+            log.error(b.location, RouteConflicts.message(
+                path: b.path ?? "", methods: b.methods, other: (a.path ?? "", a.methods, a.location)))
         }
     }
 }

@@ -18,18 +18,24 @@ public struct ConfigLoader: Sendable {
     public var environment: [String: String]
     /// What `event_loops: auto` becomes.
     public var cores: Int
+    /// What the build refuses (modes it cannot run, plugins it cannot load):
+    /// reported with every other error in one load.
+    public var build: BuildLimits
 
     /// - Parameters:
     ///   - catalog: the handlers routes may name (from the plugins layer).
     ///   - environment: read for `SWITCHYARD_WARN_IMPLICIT_SYNC_TO_THREAD` and
     ///     `SWITCHYARD_WARN_SYNC_TO_THREAD_WITH_ASYNC`.
     ///   - cores: what `auto` means; defaults to the online CPUs.
+    ///   - build: what this build refuses; `.unlimited` refuses nothing.
     public init(catalog: HandlerCatalog,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                cores: Int = ConfigLoader.onlineProcessorCount) {
+                cores: Int = ConfigLoader.onlineProcessorCount,
+                build: BuildLimits = .unlimited) {
         self.catalog = catalog
         self.environment = environment
         self.cores = max(1, cores)
+        self.build = build
     }
 
     /// The number of online CPUs (at least 1).
@@ -63,7 +69,7 @@ public struct ConfigLoader: Sendable {
     ///     empty means the current directory.
     /// - Throws: `ConfigError` as `load(file:)` does.
     public func load(yaml: String, name: String, baseDirectory: String?) throws(ConfigError) -> Config {
-        let assembly = ConfigAssembly(catalog: catalog, environment: environment, cores: cores)
+        let assembly = ConfigAssembly(catalog: catalog, environment: environment, cores: cores, build: build)
         guard let config = assembly.assemble(yaml: yaml, name: name, baseDirectory: baseDirectory) else {
             throw ConfigError(assembly.diagnostics)
         }

@@ -26,34 +26,47 @@ extension YAMLNodeDecoder {
         switch key {
         case "mode", "sync_to_thread":
             error(keyNode, "'\(key)' belongs in a route; to set the mode of every route that declares none, "
-                  + "use default_mode: sync, thread or process")
+                  + "use default_mode: " + Self.orList(build.runnable([.sync, .thread, .process]).map(\.rawValue)))
         case "pool":
             error(keyNode, "'pool' belongs in a route (thread mode); define pools under thread_pool and thread_pools")
         default:
             let keys = Self.topLevelKeys
             error(keyNode, "unknown key '\(key)' in top level; expected one of: "
-                  + keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: keys))
+                  + keys.joined(separator: ", ") + placement.hint(for: key, in: .topLevel, keys: keys))
         }
     }
 
     /// `default_mode:` — the mode of routes whose sync handler declares none:
-    /// sync, thread or process. `async` is refused: async handlers run on the
-    /// event loop already, and the default applies to sync handlers only.
+    /// sync, thread or process (those of them the build runs). `async` is
+    /// refused: async handlers run on the event loop already, and the default
+    /// applies to sync handlers only.
     func defaultMode(_ node: Node) -> ExecutionMode? {
-        let allowed: [ExecutionMode] = [.sync, .thread, .process]
+        let allowed = build.runnable([.sync, .thread, .process])
         let names = allowed.map(\.rawValue)
-        guard let text = text(node, "default_mode", expected: "sync, thread or process") else { return nil }
+        guard let text = text(node, "default_mode", expected: Self.orList(names)) else { return nil }
         guard let mode = ExecutionMode(rawValue: text) else {
             error(node, "unknown mode '\(text)' for default_mode; expected one of: "
                   + names.joined(separator: ", ") + KeySuggestion.hint(for: text, in: names))
             return nil
         }
-        guard allowed.contains(mode) else {
+        guard mode != .async else {
             error(node, "default_mode cannot be async: default_mode applies to sync handlers that declare no mode, "
-                  + "and async handlers already run on the event loop without it; use sync, thread or process")
+                  + "and async handlers already run on the event loop without it; use " + Self.orList(names))
             return nil
         }
+        if !build.runs(mode) {
+            // Reported here once; still returned, so the routes that take it
+            // neither repeat the error nor warn of an implicit sync mode.
+            error(node, "default_mode \(mode.rawValue) is not available in this build"
+                  + (names.isEmpty ? "" : "; use " + Self.orList(names)))
+        }
         return mode
+    }
+
+    /// `a`, `a or b`, `a, b or c`.
+    static func orList(_ words: [String]) -> String {
+        guard words.count > 1 else { return words.first ?? "" }
+        return words.dropLast().joined(separator: ", ") + " or " + words.last!
     }
 
     /// `listen:` — one address or a list; the same address twice is an error
@@ -120,7 +133,7 @@ extension YAMLNodeDecoder {
             ("max_buffered_bytes", \.maxBufferedBytes, 65536...(1 << 40)),
         ]
         var limits = Limits()
-        guard let mapping = mapping(node, "limits", keys: fields.map(\.0)) else { return limits }
+        guard let mapping = mapping(node, "limits", keys: fields.map(\.0), place: .limits) else { return limits }
         for entry in mapping.entries {
             guard let field = fields.first(where: { $0.0 == entry.key }),
                   let value = int(entry.value, "limits.\(entry.key)", range: field.2) else { continue }
@@ -132,7 +145,7 @@ extension YAMLNodeDecoder {
     /// `compression:` — enabled, min_bytes (0 or more), level 1…9.
     func compression(_ node: Node) -> CompressionSettings {
         var settings = CompressionSettings()
-        guard let mapping = mapping(node, "compression", keys: ["enabled", "min_bytes", "level"]) else { return settings }
+        guard let mapping = mapping(node, "compression", keys: KeyPlacement.compressionKeys, place: .compression) else { return settings }
         for entry in mapping.entries {
             switch entry.key {
             case "enabled": settings.enabled = bool(entry.value, "compression.enabled") ?? settings.enabled
@@ -146,12 +159,12 @@ extension YAMLNodeDecoder {
 
     /// A thread pool's `{ size, queue }`; `size: auto` is stored as nil.
     func pool(_ node: Node, _ name: String, defaults: PoolSettings) -> PoolSettings {
-        pool(node, name, defaults: defaults, keys: ["size", "queue"])
+        pool(node, name, defaults: defaults, keys: KeyPlacement.threadPoolKeys)
     }
 
     /// `process_pool:` — `{ size, queue, max_jobs }`.
     func processPool(_ node: Node) -> PoolSettings {
-        pool(node, "process_pool", defaults: ConfigDefaults.processPool, keys: ["size", "queue", "max_jobs"])
+        pool(node, "process_pool", defaults: ConfigDefaults.processPool, keys: KeyPlacement.processPoolKeys)
     }
 
     private func pool(_ node: Node, _ name: String, defaults: PoolSettings, keys: [String]) -> PoolSettings {
@@ -161,8 +174,9 @@ extension YAMLNodeDecoder {
                 error(keyNode, "max_jobs applies to process_pool only (it recycles worker processes); "
                       + "\(name) takes: " + keys.joined(separator: ", "))
             } else {
+                let place: KeyPlacement.Place = name == "process_pool" ? .processPool : .threadPool(name)
                 error(keyNode, "unknown key '\(key)' in \(name); expected one of: "
-                      + keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: keys))
+                      + keys.joined(separator: ", ") + placement.hint(for: key, in: place, keys: keys))
             }
         }) else { return settings }
         for entry in mapping.entries {
@@ -211,7 +225,7 @@ extension YAMLNodeDecoder {
         guard let items = list(node, "plugins", of: "{ name, path } entries") else { return [] }
         var result: [PluginSpec] = []
         for item in items {
-            guard let mapping = mapping(item, "plugins entry", keys: ["name", "path"]) else { continue }
+            guard let mapping = mapping(item, "plugins entry", keys: KeyPlacement.pluginKeys, place: .plugin) else { continue }
             var name: String?, path: String?
             if let entry = mapping["name"], let value = string(entry.value, "plugin name") {
                 if value == "builtin" {

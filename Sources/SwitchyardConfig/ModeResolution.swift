@@ -59,14 +59,20 @@ enum ModeResolution {
 
     /// The text of a warning about route `path` with `handler`.
     /// `declaredAs` is how the file said it (`mode: thread`, `sync_to_thread: true`).
-    static func message(for warning: Warning, path: String, handler: String, declaredAs: String?) -> String {
+    /// The advice names only modes `build` runs.
+    static func message(for warning: Warning, path: String, handler: String, declaredAs: String?,
+                        build: BuildLimits = .unlimited) -> String {
         switch warning {
         case .implicitSync:
+            // The route runs in sync mode, so the build runs that; of the
+            // modes that keep a blocking handler off the loop, name the first it runs.
+            var advice = "declare mode: sync if it never blocks"
+            if let offLoop = build.runnable([.thread, .process]).first { advice += ", or mode: \(offLoop.rawValue)" }
+            advice += ", or set a top-level default_mode for every route that declares none"
             return "route \(path): sync handler \(handler) has no declared mode and runs on the event loop "
-                + "(implicit sync mode); declare mode: sync if it never blocks, or mode: thread, "
-                + "or set a top-level default_mode for every route that declares none "
-                + "(\(warning.environmentVariable)=0 silences this)"
+                + "(implicit sync mode); \(advice) (\(warning.environmentVariable)=0 silences this)"
         case .threadWithAsync:
+            // The route runs in async mode, so the build runs that.
             return "route \(path): \(declaredAs ?? "mode: thread") has no effect on async handler \(handler), "
                 + "which runs on the event loop; declare mode: async instead "
                 + "(\(warning.environmentVariable)=0 silences this)"
@@ -74,16 +80,23 @@ enum ModeResolution {
     }
 
     /// The text of the error for a declared mode that cannot run the handler.
-    static func mismatchMessage(path: String, handler: String, kind: HandlerKind, declaredAs: String, declared: ExecutionMode) -> String {
+    /// The advice names only modes `build` runs.
+    static func mismatchMessage(path: String, handler: String, kind: HandlerKind, declaredAs: String, declared: ExecutionMode,
+                                build: BuildLimits = .unlimited) -> String {
+        let fitting = build.runnable(kind == .sync ? [.sync, .thread, .process] : [.async])
+        let advice = fitting.isEmpty
+            ? "this build runs no mode for \(kind.rawValue) handlers"
+            : "declare mode: " + YAMLNodeDecoder.orList(fitting.map(\.rawValue))
         switch (declared, kind) {
         case (.sync, .async):
-            return "route \(path): \(handler) is an async handler and cannot run as \(declaredAs); declare mode: async or leave mode out"
+            return "route \(path): \(handler) is an async handler and cannot run as \(declaredAs); "
+                + (fitting.isEmpty ? advice : advice + " or leave mode out")
         case (.async, .sync):
-            return "route \(path): \(handler) is a sync handler and cannot run as \(declaredAs); declare mode: sync, thread or process"
+            return "route \(path): \(handler) is a sync handler and cannot run as \(declaredAs); \(advice)"
         case (.process, .async):
-            return "route \(path): async handler \(handler) cannot run in a worker process (\(declaredAs)); declare mode: async"
+            return "route \(path): async handler \(handler) cannot run in a worker process (\(declaredAs)); \(advice)"
         default:
-            return "route \(path): \(handler) is a \(kind.rawValue) handler and cannot run as \(declaredAs)"
+            return "route \(path): \(handler) is a \(kind.rawValue) handler and cannot run as \(declaredAs); \(advice)"
         }
     }
 }

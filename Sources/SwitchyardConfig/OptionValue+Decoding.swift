@@ -6,11 +6,13 @@ extension YAMLNodeDecoder {
     func options(_ node: Node, handler: String, entry: HandlerCatalog.Entry) -> [String: OptionValue]? {
         let names = entry.options.keys.sorted()
         guard let mapping = mapping(node, "options of \(handler)", keys: names, unknownKey: { key, keyNode in
+            // Another handler's option is no misplacement: only keys of other sections are.
+            let placed = self.placement.optionNames.contains(key) ? nil : self.placement.hint(for: key, in: .options)
             if names.isEmpty {
-                self.error(keyNode, "unknown option '\(key)': \(handler) takes no options")
+                self.error(keyNode, "unknown option '\(key)': \(handler) takes no options" + (placed ?? ""))
             } else {
                 self.error(keyNode, "unknown option '\(key)' for \(handler); expected one of: "
-                           + names.joined(separator: ", ") + KeySuggestion.hint(for: key, in: names))
+                           + names.joined(separator: ", ") + (placed ?? KeySuggestion.hint(for: key, in: names)))
             }
         }) else { return nil }
         var result: [String: OptionValue] = [:]

@@ -39,4 +39,20 @@ enum RouteConflicts {
     static func overlap(_ a: MethodSet, _ b: MethodSet) -> MethodSet {
         a.served.intersection(b.served)
     }
+
+    /// The error for route `path` (with `methods`) that `other`, declared
+    /// earlier, cannot be told apart from: which methods clash, and what to
+    /// change.
+    static func message(path: String, methods: MethodSet,
+                        other: (path: String, methods: MethodSet, location: SourceLocation)) -> String {
+        let common = overlap(methods, other.methods)
+        var why = "both answer \(MethodSetNames.list(common)) on the same path"
+        var notes: [String] = []
+        if path != other.path { notes.append("parameter names do not count") }
+        if methods.intersection(other.methods).isEmpty { notes.append("a GET route answers HEAD too") }
+        if !notes.isEmpty { why += " (" + notes.joined(separator: "; ") + ")" }
+        let them = path == other.path ? "the one" : other.path
+        return "route \(path) can never be told apart from \(them) at \(other.location): \(why); "
+            + "give one a different path or different methods"
+    }
 }

@@ -10,6 +10,13 @@ struct RouteDraft {
     var pattern: RoutePattern?
     var methods: MethodSet = [.get, .head]
     var spec: RouteSpec?
+    /// Whether the entry itself had an error (another route's clash with it
+    /// is found later and sets this too).
+    var hasError = false
+    /// Its mode warnings, logged only once the whole config is read and the
+    /// route is known to have no error: a route with an error gets no warning
+    /// beside it.
+    var warnings: [Diagnostic] = []
 }
 
 /// Reads `routes:` entries of one file: path, methods, handler (checked
@@ -31,6 +38,12 @@ struct RouteDecoder {
     let environment: [String: String]
 
     func routes(_ node: Node) -> [RouteDraft] {
+        if case .mapping = node {
+            // `routes:` followed by keys with no `- `: one route, unlisted.
+            decoder.error(node, "routes must be a list of route mappings; got a mapping; "
+                          + "start each route with '- ', e.g. - path: /hello")
+            return []
+        }
         guard let items = decoder.list(node, "routes", of: "route mappings") else { return [] }
         return items.compactMap(route)
     }
@@ -47,7 +60,7 @@ struct RouteDecoder {
                 d.error(keyNode, "default_mode is a top-level key; a route declares its own mode with mode:")
             } else {
                 d.error(keyNode, "unknown key '\(key)' in \(label); expected one of: "
-                        + Self.keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: Self.keys))
+                        + Self.keys.joined(separator: ", ") + d.placement.hint(for: key, in: .route, keys: Self.keys))
             }
         }) else { return nil }
         var draft = RouteDraft(location: d.location(node))
@@ -130,19 +143,27 @@ struct RouteDecoder {
         var effective: ExecutionMode?
         let kind = handlerEntry?.kind
         let defaultApplied = declared == nil && kind == .sync ? defaultMode : nil
-        if let handler, let kind {
+        let build = d.build
+        if let declared, !build.runs(declared) {
+            // Refused before the table: whatever it would resolve to, the file asks for what this build lacks.
+            d.error(modeNode ?? node, build.modeRefusal(path: name, mode: declared, declaredAs: declaredAs))
+        } else if let handler, let kind {
             switch ModeResolution.resolve(declared: declared ?? defaultApplied, kind: kind) {
             case .mismatch:
                 d.error(modeNode ?? node, ModeResolution.mismatchMessage(
-                    path: name, handler: handler, kind: kind, declaredAs: declaredAs ?? "", declared: declared ?? .sync))
+                    path: name, handler: handler, kind: kind, declaredAs: declaredAs ?? "", declared: declared ?? .sync,
+                    build: build))
+            case .runs(let mode, _) where !build.runs(mode):
+                // A refused default_mode is reported once, where it is set.
+                if defaultApplied == nil {
+                    d.error(modeNode ?? mapping["handler"]?.value ?? node, build.modeRefusal(path: name, mode: mode))
+                }
             case .runs(let mode, let warning):
                 effective = mode
                 if let warning, warning.isEnabled(in: environment) {
                     let at: Node = warning == .implicitSync ? (mapping["handler"]?.value ?? node) : (modeNode ?? node)
-                    let diagnostic = Diagnostic(.warning, d.location(at), ModeResolution.message(
-                        for: warning, path: name, handler: handler, declaredAs: declaredAs))
-                    d.log.warning(diagnostic.location, diagnostic.message)
-                    warnings.append(diagnostic)
+                    warnings.append(Diagnostic(.warning, d.location(at), ModeResolution.message(
+                        for: warning, path: name, handler: handler, declaredAs: declaredAs, build: build)))
                 }
             }
         }
@@ -157,7 +178,9 @@ struct RouteDecoder {
             }
         }
 
-        if d.log.errorCount == errorsBefore, let path = draft.path, let pattern = draft.pattern,
+        draft.hasError = d.log.errorCount != errorsBefore
+        draft.warnings = warnings
+        if !draft.hasError, let path = draft.path, let pattern = draft.pattern,
            let handler, let kind = handlerEntry?.kind, let effective {
             draft.spec = RouteSpec(
                 path: path, pattern: pattern, methods: draft.methods, handler: handler, handlerKind: kind,
@@ -201,7 +224,7 @@ struct RouteDecoder {
             if let mode = ExecutionMode(rawValue: text) {
                 declared = mode; declaredAs = "mode: \(text)"; modeNode = entry.value
             } else {
-                let modes = ExecutionMode.allCases.map(\.rawValue)
+                let modes = d.build.runnable(ExecutionMode.allCases).map(\.rawValue)
                 d.error(entry.value, "unknown mode '\(text)' in \(label); expected one of: "
                         + modes.joined(separator: ", ") + KeySuggestion.hint(for: text, in: modes))
             }
@@ -285,7 +308,9 @@ struct RouteDecoder {
             decoder.error(node, "unknown handler '\(handler)'; builtin has: " + short.joined(separator: ", ")
                           + KeySuggestion.hint(for: handler, in: builtins))
         } else if pluginNames.contains(plugin) {
-            decoder.error(node, "plugin '\(plugin)': loading shared-library plugins is not supported yet")
+            // The config layer knows only the catalog's handlers; a plugin's are not known until it is loaded.
+            decoder.error(node, "handler '\(handler)' is in plugin '\(plugin)', whose handlers cannot be used: "
+                          + "loading shared-library plugins is not supported yet")
         } else {
             decoder.error(node, "unknown plugin '\(plugin)' in handler '\(handler)'; declare it under plugins: "
                           + "or use a builtin.* handler")

@@ -33,6 +33,8 @@ enum YAMLDocument {
                 message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
             }
             message += hint(line: line(mark.line, of: yaml), column: mark.column, context: context?.text ?? "")
+                .nonEmpty ?? indentationHint(problem: problem, line: mark.line, column: mark.column,
+                                             context: context.map { ($0.text, $0.mark.line, $0.mark.column) }, text: yaml)
             return (mark.line, mark.column, message)
         case .reader(let problem, let offset, _, let yaml):
             let (line, column) = offset.map { position(ofCharacter: $0, in: yaml) } ?? (1, 1)
@@ -93,6 +95,111 @@ enum YAMLDocument {
         return ""
     }
 
+    /// Where the indentation went wrong, for the errors libyaml gives when
+    /// it does: a line indented deeper than the key before it (read as that
+    /// key's value, so "mapping values are not allowed"), a line between two
+    /// mappings' columns ("did not find expected key"), and a line at a
+    /// list's column without `- `. Names the lines and columns involved.
+    static func indentationHint(problem: String, line number: Int, column: Int,
+                                context: (text: String, line: Int, column: Int)?, text: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard number >= 1, number <= lines.count else { return "" }
+        let here = lines[number - 1]
+        let start = indentation(here) + 1
+        let before = previousContentLine(before: number, in: lines)
+
+        if problem.hasPrefix("mapping values are not allowed") {
+            // `key: a: b` on one line: the value holds ': '.
+            let prefix = here.unicodeScalars.prefix(max(0, column - 1))
+            if String(String.UnicodeScalarView(prefix)).contains(": ") {
+                return "; a value that holds ': ' must be quoted, e.g. key: \"a: b\""
+            }
+            // A line deeper than the key above: read as the rest of its value.
+            if let (previous, keyColumn, key) = before.flatMap({ p in keyOf(lines[p - 1]).map { (p, $0.column, $0.key) } }),
+               start > keyColumn {
+                return "; check the indentation: line \(number) starts at column \(start), deeper than '\(key):' on line "
+                    + "\(previous) (column \(keyColumn)), so it reads as part of that value; "
+                    + "move it to column \(keyColumn) to make it a key beside '\(key):'"
+            }
+            return "; check the indentation, or quote a value that holds ': '"
+        }
+        guard let context else { return "" }
+        let aboveColumn = before.flatMap { keyOf(lines[$0 - 1])?.column }
+        if problem == "did not find expected key", context.text.contains("block mapping") {
+            // A list item whose '- ' is out of line with the items before it.
+            if here.drop(while: { $0 == " " }).hasPrefix("- "),
+               let item = previousItemLine(before: number, in: lines), indentation(lines[item - 1]) + 1 != start {
+                return "; check the indentation: line \(number)'s '- ' is at column \(start), but the item on line \(item) "
+                    + "starts at column \(indentation(lines[item - 1]) + 1)"
+            }
+            var columns = "line \(context.line)'s start at column \(context.column)"
+            if let before, let aboveColumn, aboveColumn != context.column, before != context.line {
+                columns += ", line \(before)'s at column \(aboveColumn)"
+            }
+            return "; check the indentation: line \(number) starts at column \(start), where no mapping's keys are "
+                + "(\(columns))"
+        }
+        if problem.hasPrefix("did not find expected '-'"), context.text.contains("block collection") {
+            if start == context.column {
+                var fix = "start a new entry with '- '"
+                if let aboveColumn, aboveColumn > start { fix = "indent it to column \(aboveColumn) to continue the entry above, or " + fix }
+                return "; check the indentation: line \(number) is at the column of the list that starts at line "
+                    + "\(context.line), but without '- '; \(fix)"
+            }
+            var columns = "the list's '- ' at column \(context.column) (line \(context.line))"
+            if let before, let aboveColumn, aboveColumn != context.column {
+                columns += " and the keys of line \(before) at column \(aboveColumn)"
+            }
+            return "; check the indentation: line \(number) starts at column \(start), between \(columns)"
+        }
+        if problem.hasPrefix("could not find expected ':'") {
+            return "; is the ':' after the key on line \(context.line) missing?"
+        }
+        return ""
+    }
+
+    /// Spaces before a line's content.
+    static func indentation(_ line: Substring) -> Int { line.prefix { $0 == " " }.count }
+
+    /// The nearest line before `number` with content other than a comment.
+    static func previousContentLine(before number: Int, in lines: [Substring]) -> Int? {
+        var index = number - 1
+        while index >= 1 {
+            let content = lines[index - 1].drop { $0 == " " }
+            if !content.isEmpty, !content.hasPrefix("#") { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// The nearest line before `number` that starts a list item (`- `).
+    static func previousItemLine(before number: Int, in lines: [Substring]) -> Int? {
+        var index = number - 1
+        while index >= 1 {
+            if lines[index - 1].drop(while: { $0 == " " }).hasPrefix("- ") { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// A block mapping key on `line` (after any `- `) and its 1-based column.
+    static func keyOf(_ line: Substring) -> (key: String, column: Int)? {
+        var column = indentation(line) + 1
+        var rest = line.drop { $0 == " " }
+        while rest.hasPrefix("- ") {
+            let dropped = rest.dropFirst(2)
+            let spaces = dropped.prefix { $0 == " " }.count
+            column += 2 + spaces
+            rest = dropped.dropFirst(spaces)
+        }
+        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        let key = rest[..<colon]
+        let after = rest[colon...].dropFirst()
+        guard !key.isEmpty, !key.contains(" "), !key.hasPrefix("{"), !key.hasPrefix("["),
+              after.isEmpty || after.hasPrefix(" ") else { return nil }
+        return (String(key), column)
+    }
+
     /// Line `number` (1-based) of `text`, or nothing.
     static func line(_ number: Int, of text: String) -> Substring {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -114,4 +221,9 @@ enum YAMLDocument {
         }
         return (line, column)
     }
+}
+
+private extension String {
+    /// Nil when empty, for `??` chains.
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

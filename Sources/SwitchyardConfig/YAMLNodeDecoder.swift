@@ -31,6 +31,10 @@ struct YAMLNodeDecoder {
     /// The name diagnostics use for this file.
     let file: String
     let log: DiagnosticLog
+    /// Where a key unknown in one section belongs instead.
+    var placement = KeyPlacement()
+    /// What the build refuses, so no message advises it.
+    var build = BuildLimits.unlimited
 
     func location(_ node: Node) -> SourceLocation {
         let mark = node.mark
@@ -59,12 +63,15 @@ struct YAMLNodeDecoder {
 
     /// The entries of a mapping (nothing counts as an empty one). Keys not in
     /// `keys` are reported, at the key, as `unknown key 'x' in CONTEXT; …`
-    /// unless `unknownKey` handles them; they are left out of the result.
-    func mapping(_ node: Node, _ context: String, keys: [String],
+    /// (with where the key belongs, when `place` says which section this is
+    /// and another takes it) unless `unknownKey` handles them; they are left
+    /// out of the result.
+    func mapping(_ node: Node, _ context: String, keys: [String], place: KeyPlacement.Place? = nil,
                  unknownKey: ((String, Node) -> Void)? = nil) -> KeyedMapping? {
         if isNull(node) { return KeyedMapping(node: node, entries: []) }
         guard case .mapping(let mapping) = node else {
-            error(node, "\(context) must be a mapping of keys (\(keys.joined(separator: ", "))); got \(describe(node))")
+            let hint = if case .sequence = node { "; write its keys without '- '" } else { "" }
+            error(node, "\(context) must be a mapping of keys (\(keys.joined(separator: ", "))); got \(describe(node))\(hint)")
             return nil
         }
         var entries: [KeyedMapping.Entry] = []
@@ -79,8 +86,8 @@ struct YAMLNodeDecoder {
             } else if let unknownKey {
                 unknownKey(key, keyNode)
             } else {
-                error(keyNode, "unknown key '\(key)' in \(context); expected one of: "
-                      + keys.joined(separator: ", ") + KeySuggestion.hint(for: key, in: keys))
+                let hint = place.map { placement.hint(for: key, in: $0, keys: keys) } ?? KeySuggestion.hint(for: key, in: keys)
+                error(keyNode, "unknown key '\(key)' in \(context); expected one of: " + keys.joined(separator: ", ") + hint)
             }
         }
         return KeyedMapping(node: node, entries: entries)

@@ -35,9 +35,10 @@ struct ConfigOption: ParsableArguments {
                              fileExists: { FileManager.default.fileExists(atPath: $0) })
     }
 
-    /// Loads and validates; on failure prints every diagnostic to stderr.
+    /// Loads and validates, refusing what this build cannot do in the same
+    /// round as every other error, so one failure lists them all.
     func load() -> Result<Config, ConfigError> {
-        let loader = ConfigLoader(catalog: Builtins.catalog)
+        let loader = BuildCapabilities.loader(catalog: Builtins.catalog, environment: ProcessInfo.processInfo.environment)
         let config: Config
         do {
             switch source {
@@ -48,8 +49,7 @@ struct ConfigOption: ParsableArguments {
         } catch {
             return .failure(error)
         }
-        let unavailable = BuildCapabilities.errors(in: config)
-        return unavailable.isEmpty ? .success(config) : .failure(ConfigError(config.warnings + unavailable))
+        return .success(config)
     }
 }
 
@@ -111,9 +111,11 @@ struct Check: ParsableCommand {
         switch options.load() {
         case .success(let config):
             for warning in config.warnings { printError(warning.description) }
-            print("\(config.source): ok (\(config.routes.count) routes, \(config.warnings.count) warnings)")
+            print("\(config.source): ok (\(Plural.count(config.routes.count, "route")), "
+                  + "\(Plural.count(config.warnings.count, "warning")))")
         case .failure(let error):
             printError(error.description)
+            printError("\(options.source): invalid (\(error.counts))")
             throw ExitCode(1)
         }
     }

@@ -18,7 +18,10 @@ struct ConfigValuesTests {
         #expect(config.threadPool == PoolSettings(size: 40, queue: 1024))
         #expect(config.threadPools.isEmpty)
         #expect(config.processPool == PoolSettings(size: nil, queue: 256))
-        #expect(config.plugins.isEmpty && config.routes.isEmpty && config.warnings.isEmpty)
+        #expect(config.plugins.isEmpty && config.routes.isEmpty)
+        #expect(config.warnings.map(\.description) == [
+            "t.yaml:1:1: warning: no routes: this config serves nothing but 404s; add routes under routes:",
+        ])
     }
 
     @Test("every top-level key is read into the model")

@@ -140,6 +140,8 @@ struct DefaultModeTests {
             Issue.record("an included default_mode was accepted")
         } catch {
             #expect(error.diagnostics.map(\.description) == [
+                "\(main):1:1: warning: no routes: this config serves nothing but 404s; add routes under routes: "
+                    + "(its included files have none either)",
                 "\(routes):1:1: error: 'default_mode' is not allowed in an included file; an included file holds only routes: and plugins:",
             ])
         }

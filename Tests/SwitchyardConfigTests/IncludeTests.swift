@@ -58,8 +58,8 @@ struct IncludeTests {
               - { path: /main, handler: builtin.text, mode: sync }
             """)
         #expect(Self.failure(dir, mainPath) == [
-            "\(included):3:5: error: route GET,HEAD /main at \(included):3:5 can never be told apart "
-                + "from the one at \(mainPath):4:5",
+            "\(included):3:5: error: route /main can never be told apart from the one at \(mainPath):4:5: "
+                + "both answer GET,HEAD on the same path; give one a different path or different methods",
         ])
     }
 
@@ -86,7 +86,8 @@ struct IncludeTests {
         let mainPath = try dir.write("switchyard.yaml", Self.main + "\n  - { path: /r, handler: reports.render, mode: thread }\n")
         try dir.write("routes.d/plugins.yaml", "plugins:\n  - { name: reports, path: /usr/lib/libreports.so }\n")
         #expect(Self.failure(dir, mainPath) == [
-            "\(mainPath):5:26: error: plugin 'reports': loading shared-library plugins is not supported yet",
+            "\(mainPath):5:26: error: handler 'reports.render' is in plugin 'reports', whose handlers cannot be used: "
+                + "loading shared-library plugins is not supported yet",
         ])
     }
 

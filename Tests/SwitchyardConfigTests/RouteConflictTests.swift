@@ -5,7 +5,8 @@ import SwitchyardConfig
 struct ConflictCase: Sendable, CustomTestStringConvertible {
     var first: (path: String, methods: String?)
     var second: (path: String, methods: String?)
-    /// The methods the error names, or nil when the routes are distinct.
+    /// The methods the error names (both answer them: a GET route answers
+    /// HEAD too), or nil when the routes are distinct.
     var clash: String?
     var testDescription: String {
         "\(first.methods ?? "default") \(first.path) vs \(second.methods ?? "default") \(second.path)"
@@ -16,11 +17,11 @@ struct ConflictCase: Sendable, CustomTestStringConvertible {
 struct RouteConflictTests {
     static let cases: [ConflictCase] = [
         ConflictCase(first: ("/a/{x}", nil), second: ("/a/{y}", nil), clash: "GET,HEAD"),
-        ConflictCase(first: ("/a/{x}", "[GET]"), second: ("/a/{y}", "[GET]"), clash: "GET"),
+        ConflictCase(first: ("/a/{x}", "[GET]"), second: ("/a/{y}", "[GET]"), clash: "GET,HEAD"),
         ConflictCase(first: ("/a/{x}", "[GET]"), second: ("/a/{y}", "[HEAD]"), clash: "HEAD"),
         ConflictCase(first: ("/a/{x}", "[GET]"), second: ("/a/{y}", "[POST]"), clash: nil),
         ConflictCase(first: ("/f/{p...}", nil), second: ("/f/{q...}", nil), clash: "GET,HEAD"),
-        ConflictCase(first: ("/a/{x}/c", nil), second: ("/a/{y}/c", "[GET, POST]"), clash: "GET"),
+        ConflictCase(first: ("/a/{x}/c", nil), second: ("/a/{y}/c", "[GET, POST]"), clash: "GET,HEAD"),
         ConflictCase(first: ("/a/{x}", nil), second: ("/a/b", nil), clash: nil),
         ConflictCase(first: ("/a/{x}", nil), second: ("/a/{x...}", nil), clash: nil),
         ConflictCase(first: ("/a/{x}/c", nil), second: ("/a/{y}/d", nil), clash: nil),
@@ -41,8 +42,15 @@ struct RouteConflictTests {
               - \(Self.route(conflictCase.second))
             """)
         if let clash = conflictCase.clash {
-            #expect(errors == ["t.yaml:3:5: error: route \(clash) \(conflictCase.second.path) at t.yaml:3:5 "
-                               + "can never be told apart from the one at t.yaml:2:5"])
+            let (first, second) = (conflictCase.first, conflictCase.second)
+            var notes: [String] = []
+            if first.path != second.path { notes.append("parameter names do not count") }
+            if first.methods == "[GET]", second.methods == "[HEAD]" { notes.append("a GET route answers HEAD too") }
+            let other = first.path == second.path ? "the one" : first.path
+            #expect(errors == ["t.yaml:3:5: error: route \(second.path) can never be told apart from \(other) at t.yaml:2:5: "
+                               + "both answer \(clash) on the same path"
+                               + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")")
+                               + "; give one a different path or different methods"])
         } else {
             #expect(errors.isEmpty)
         }
@@ -57,9 +65,10 @@ struct RouteConflictTests {
               - { path: /x, handler: builtin.echo, mode: sync }
               - { path: /x, handler: builtin.text, mode: sync }
             """)
+        let advice = "both answer GET,HEAD on the same path; give one a different path or different methods"
         #expect(errors == [
-            "t.yaml:4:5: error: route GET,HEAD /x at t.yaml:4:5 can never be told apart from the one at t.yaml:2:5",
-            "t.yaml:5:5: error: route GET,HEAD /x at t.yaml:5:5 can never be told apart from the one at t.yaml:2:5",
+            "t.yaml:4:5: error: route /x can never be told apart from the one at t.yaml:2:5: \(advice)",
+            "t.yaml:5:5: error: route /x can never be told apart from the one at t.yaml:2:5: \(advice)",
         ])
     }
 }
