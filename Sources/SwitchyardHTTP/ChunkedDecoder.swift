@@ -7,7 +7,8 @@ import Glibc
 /// Data bytes are moved down over the framing inside the same buffer, so a
 /// body that arrived whole is decoded without a copy elsewhere. The decoder
 /// keeps its state between calls; the connection stores it while it waits
-/// for more bytes. Trailer fields are accepted and dropped.
+/// for more bytes. Chunk extensions are checked against RFC 9112's grammar
+/// and dropped; trailer fields are accepted and dropped.
 public struct ChunkedDecoder: Sendable {
     public enum Progress: Sendable, Equatable {
         case needMore
@@ -15,12 +16,39 @@ public struct ChunkedDecoder: Sendable {
         case invalid(RequestError)
     }
 
-    enum State: Sendable {
-        case size, sizeWhitespace, sizeExtension, sizeLF
+    /// The chunk-size line's states come first, so "still on the line" is one
+    /// comparison (`< .sizeLF`).
+    enum State: UInt8, Sendable {
+        // chunk-size [ chunk-ext ] CRLF, with (RFC 9112 §7.1.1)
+        //   chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+        //   chunk-ext-val = token / quoted-string
+        case size
+        /// BWS after the size: only a ';' may follow it.
+        case sizeWhitespace
+        /// After ';', BWS, before the name.
+        case extNameStart
+        /// Inside a name (a token).
+        case extName
+        /// BWS after a name: '=' or ';' may follow.
+        case extAfterName
+        /// After '=', BWS, before the value.
+        case extValueStart
+        /// Inside a token value.
+        case extToken
+        /// Inside a quoted-string value, and just after a '\' in one.
+        case extQuoted, extQuotedPair
+        /// Just after a quoted-string's closing DQUOTE.
+        case extQuoteClosed
+        /// BWS after a value: only a ';' may follow it.
+        case extAfterValue
+        case sizeLF
         case data, dataCR, dataLF
         case trailerLineStart, trailerLine, trailerLF, finalLF
         case done
     }
+
+    /// A chunk extension that breaks the grammar.
+    static let badExtension = RequestError.badRequest(.invalidChunkExtension)
 
     var state: State = .size
     var sawDigit = false
@@ -58,7 +86,7 @@ public struct ChunkedDecoder: Sendable {
         defer { rawOffset = i }
         while i < n {
             let c = p[i]
-            if state == .size || state == .sizeWhitespace || state == .sizeExtension {
+            if state.rawValue < State.sizeLF.rawValue {
                 lineBytes += 1
                 if lineBytes > Self.maxLineBytes { return .invalid(.badRequest(.chunkLineTooLong)) }
             }
@@ -72,25 +100,79 @@ public struct ChunkedDecoder: Sendable {
                     i += 1
                 } else if !sawDigit {
                     return .invalid(.badRequest(.invalidChunkSize))
-                } else if c == 0x3B {
-                    state = .sizeExtension; i += 1
-                } else if c == 0x20 || c == 0x09 {
-                    state = .sizeWhitespace; i += 1
                 } else if c == 0x0D {
                     state = .sizeLF; i += 1
+                } else if c == 0x3B {
+                    state = .extNameStart; i += 1
+                } else if c == 0x20 || c == 0x09 {
+                    state = .sizeWhitespace; i += 1
                 } else {
                     return .invalid(.badRequest(c == 0x0A ? .bareLF : .invalidChunkSize))
                 }
+
+            // Chunk extensions: checked against the grammar, then ignored.
+            // Whitespace is allowed only around ';' and '=' (BWS), never
+            // before the CRLF; a CR is the line's end only where the grammar
+            // lets the line end, so none can hide in a name or a value.
             case .sizeWhitespace:
                 if c == 0x20 || c == 0x09 { i += 1 }
-                else if c == 0x3B { state = .sizeExtension; i += 1 }
-                else if c == 0x0D { state = .sizeLF; i += 1 }
-                else { return .invalid(.badRequest(.invalidChunkSize)) }
-            case .sizeExtension:
-                // Extensions are ignored, but they may not hide a bare CR or LF.
-                if c == 0x0D { state = .sizeLF }
-                else if c == 0x0A { return .invalid(.badRequest(.bareLF)) }
-                else if c < 0x20 && c != 0x09 || c == 0x7F { return .invalid(.badRequest(.invalidChunkFraming)) }
+                else if c == 0x3B { state = .extNameStart; i += 1 }
+                else if Self.hexValue(c) != nil { return .invalid(.badRequest(.invalidChunkSize)) }
+                else { return Self.refuseInExtension(c) }
+            case .extNameStart:
+                if Self.isToken(c) { state = .extName }
+                else if c == 0x20 || c == 0x09 {}
+                else { return Self.refuseInExtension(c) }   // an empty name
+                i += 1
+            case .extName:
+                if Self.isToken(c) {}
+                else if c == 0x3D { state = .extValueStart }
+                else if c == 0x3B { state = .extNameStart }
+                else if c == 0x0D { state = .sizeLF }
+                else if c == 0x20 || c == 0x09 { state = .extAfterName }
+                else { return Self.refuseInExtension(c) }
+                i += 1
+            case .extAfterName:
+                if c == 0x20 || c == 0x09 {}
+                else if c == 0x3D { state = .extValueStart }
+                else if c == 0x3B { state = .extNameStart }
+                else { return Self.refuseInExtension(c) }   // a second word, or whitespace before CRLF
+                i += 1
+            case .extValueStart:
+                if Self.isToken(c) { state = .extToken }
+                else if c == 0x22 { state = .extQuoted }
+                else if c == 0x20 || c == 0x09 {}
+                else { return Self.refuseInExtension(c) }   // '=' without a value
+                i += 1
+            case .extToken:
+                if Self.isToken(c) {}
+                else if c == 0x3B { state = .extNameStart }
+                else if c == 0x0D { state = .sizeLF }
+                else if c == 0x20 || c == 0x09 { state = .extAfterValue }
+                else { return Self.refuseInExtension(c) }
+                i += 1
+            case .extQuoted:
+                // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+                if c == 0x22 { state = .extQuoteClosed }
+                else if c == 0x5C { state = .extQuotedPair }
+                else if CharacterClass.table[Int(c)] & CharacterClass.fieldValue == 0 {
+                    return Self.refuseInExtension(c)   // a control byte, or the line ends unbalanced
+                }
+                i += 1
+            case .extQuotedPair:
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                if CharacterClass.table[Int(c)] & CharacterClass.fieldValue == 0 { return Self.refuseInExtension(c) }
+                state = .extQuoted; i += 1
+            case .extQuoteClosed:
+                if c == 0x3B { state = .extNameStart }
+                else if c == 0x0D { state = .sizeLF }
+                else if c == 0x20 || c == 0x09 { state = .extAfterValue }
+                else { return Self.refuseInExtension(c) }   // text glued to the closing quote
+                i += 1
+            case .extAfterValue:
+                if c == 0x20 || c == 0x09 {}
+                else if c == 0x3B { state = .extNameStart }
+                else { return Self.refuseInExtension(c) }   // a second word, or whitespace before CRLF
                 i += 1
             case .sizeLF:
                 if c != 0x0A { return .invalid(.badRequest(.bareCR)) }
@@ -140,6 +222,17 @@ public struct ChunkedDecoder: Sendable {
             }
         }
         return state == .done ? .done : .needMore
+    }
+
+    @inline(__always) static func isToken(_ c: UInt8) -> Bool {
+        CharacterClass.table[Int(c)] & CharacterClass.tchar != 0
+    }
+
+    /// A byte the extension grammar has no place for: a bare LF says so, the
+    /// rest (CR where the line may not end, controls, stray separators) break
+    /// the extension.
+    static func refuseInExtension(_ c: UInt8) -> Progress {
+        .invalid(c == 0x0A ? .badRequest(.bareLF) : badExtension)
     }
 
     @inline(__always) static func hexValue(_ c: UInt8) -> Int? {

@@ -151,6 +151,7 @@ public enum StaticReason: String, Sendable, Hashable {
     case chunkLineTooLong = "chunk size line too long"
     case invalidPercentEncoding = "invalid percent-encoding in path"
     case encodedSlash = "encoded slash in path"
+    case invalidChunkExtension = "invalid chunk extension"
     case dotSegment = "dot segment in path"
     case tooManyHeaders = "too many header fields"
 
