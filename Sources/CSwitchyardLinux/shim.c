@@ -128,3 +128,4 @@ int cswitchyard_shared_memory(const char *name, size_t size) {
     if (ftruncate(fd, (off_t)size) != 0) { close(fd); return -1; }
     return fd;
 }
+

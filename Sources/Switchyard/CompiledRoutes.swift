@@ -108,12 +108,14 @@ final class PrerenderedResponse: @unchecked Sendable {
     struct Variant {
         /// Header lines from Content-Type to the blank line.
         let head: UnsafeRawBufferPointer
-        let body: UnsafeRawBufferPointer
+        /// `head` and the body after it, in one piece: one copy per answer.
+        let headAndBody: UnsafeRawBufferPointer
         /// Head of the 304 answer for a matching If-None-Match.
         let notModifiedHead: UnsafeRawBufferPointer
     }
 
-    let statusLine: UnsafeRawBufferPointer
+    /// The status line and the Server line, which come before Date.
+    let prefix: UnsafeRawBufferPointer
     let identity: Variant, gzip: Variant, deflate: Variant
     /// Whether the coding is negotiated (body compressible and large enough).
     let negotiates: Bool
@@ -137,7 +139,7 @@ final class PrerenderedResponse: @unchecked Sendable {
             owned.append(memory)
             return UnsafeRawBufferPointer(memory)
         }
-        statusLine = keep(StatusLine.table[content.status])
+        prefix = keep(StatusLine.table[content.status] + HTTPLoop.serverLine.withUTF8Buffer { Array($0) })
         etag = content.etag.map { keep(Array($0.utf8)) }
         let typeBytes = Array(content.contentType.utf8)
         let deflater = Deflater(level: settings.level)   // nil only without memory: then identity only
@@ -173,7 +175,9 @@ final class PrerenderedResponse: @unchecked Sendable {
             let head = Array("Content-Type: \(content.contentType)\r\n".utf8) + etagLine
                 + Array("\(varyAndCoding)\(length)\r\n".utf8)
             let notModified = etagLine + Array(negotiates ? "Vary: Accept-Encoding\r\n\r\n".utf8 : "\r\n".utf8)
-            return Variant(head: keep(head), body: keep(body), notModifiedHead: keep(notModified))
+            let headAndBody = keep(head + body)
+            return Variant(head: UnsafeRawBufferPointer(rebasing: headAndBody[0..<head.count]), headAndBody: headAndBody,
+                           notModifiedHead: keep(notModified))
         }
         identity = render(.identity)
         gzip = render(.gzip)

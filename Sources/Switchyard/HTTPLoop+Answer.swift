@@ -5,11 +5,18 @@ import SwitchyardRouting
 /// Rendering answers into the loop's output: fixed responses, what a
 /// handler wrote (wherever it ran), and the server's own short answers.
 extension HTTPLoop {
+    static let serverLine: StaticString = "Server: switchyard\r\n"
+
     /// Server, Date and, when needed, Connection — the lines every answer carries.
     @inline(__always)
     private func appendCommonLines(_ c: Slot, _ head: RequestHead?) {
-        output.append("Server: switchyard\r\n")
+        output.append(Self.serverLine)
         date.append(to: &output)
+        appendConnectionLine(c, head)
+    }
+
+    @inline(__always)
+    private func appendConnectionLine(_ c: Slot, _ head: RequestHead?) {
         if c.pointee.http.closesAfterAnswer {
             output.append("Connection: close\r\n")
         } else if let head, head.versionMinor == 0 {
@@ -62,11 +69,16 @@ extension HTTPLoop {
             output.append(variant.notModifiedHead)
             return
         }
-        output.append(fixed.statusLine)
-        appendCommonLines(c, head)
-        output.append(variant.head)
-        if head.method != .head { output.append(variant.body) }
+        let rest = head.method == .head ? variant.head : variant.headAndBody
+        // One capacity check for the whole answer: the Date line is stored
+        // as five whole words (40 bytes), a Connection line is at most 24.
+        output.reserve(fixed.prefix.count + 40 + 24 + rest.count)
+        output.appendReserved(fixed.prefix)
+        date.append(to: &output)
+        appendConnectionLine(c, head)
+        output.appendReserved(rest)
     }
+
 
     /// Frames what a handler wrote: compression, ETag variants and
     /// If-None-Match, Content-Length or chunked. `request` and `headers` are

@@ -16,14 +16,14 @@ extension HTTPLoop {
     func readable(_ c: Slot) {
         if draining, drainIsOverdue { closeConnection(c); return }
         if c.pointee.accounted > 0, isOverBufferShare(c) { pause(c); return }
-        let n = retryingOnInterrupt { read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
+        let n = retryingOnInterrupt { cswitchyard_read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
         if n == 0 { closeConnection(c); return }
         if n < 0 {
             if errno != EAGAIN && errno != EWOULDBLOCK { closeConnection(c) }
             return
         }
         if c.pointee.http.phase == .lingering { return }   // discard
-        date.refresh()
+        date.refresh(monotonicNow: loop.now)
         if c.pointee.input.isEmpty {
             process(c, UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<n]), inConnectionBuffer: false)
         } else {
@@ -31,7 +31,6 @@ extension HTTPLoop {
             processBufferedInput(c)
         }
         flush(c)
-        trimScratch()
     }
 
     /// While the answer is away the connection stays registered for reading,
@@ -40,7 +39,7 @@ extension HTTPLoop {
     /// stops until the answer is back), and a read of 0 bytes means the
     /// client left — its answer is then not wanted.
     func readWhileAway(_ c: Slot) {
-        let n = retryingOnInterrupt { read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
+        let n = retryingOnInterrupt { cswitchyard_read(c.pointee.fd, readBuffer.baseAddress, readBuffer.count) }
         if n == 0 { closeConnection(c); return }
         if n < 0 {
             if errno != EAGAIN && errno != EWOULDBLOCK { closeConnection(c) }
@@ -86,14 +85,15 @@ extension HTTPLoop {
                 }
             }
             let request = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<total])
-            switch parser.parse(UnsafeRawBufferPointer(request), headers: &headers, scan: &c.pointee.scan) {
+            var head = RequestHead()
+            switch parser.parse(UnsafeRawBufferPointer(request), into: &head, headers: &headers, scan: &c.pointee.scan) {
             case .incomplete:
                 break requests
             case .invalid(let error):
                 answerError(error, c)
                 offset = total
                 break requests
-            case .complete(let head):
+            case .complete:
                 if !head.keepAlive { c.pointee.http.closeAfterAnswer() }
                 let bodyStart = head.headLength
                 var bodyEnd = bodyStart
@@ -148,7 +148,9 @@ extension HTTPLoop {
                     c.pointee.pinned = nil
                     let current = routesRef
                     routesRef = .passUnretained(pinned.routes)
+                    usesRouteCache = false
                     dispatch(c, head, request, bodyStart..<bodyEnd, pinned: pinned)
+                    usesRouteCache = true
                     routesRef = current
                 } else {
                     dispatch(c, head, request, bodyStart..<bodyEnd, pinned: nil)
@@ -203,7 +205,7 @@ extension HTTPLoop {
     func flush(_ c: Slot) {
         while true {
             if output.count > 0 {
-                let n = retryingOnInterrupt { send(c.pointee.fd, output.base, output.count, Int32(MSG_NOSIGNAL)) }
+                let n = retryingOnInterrupt { cswitchyard_send(c.pointee.fd, output.base, output.count) }
                 if n < 0, errno != EAGAIN, errno != EWOULDBLOCK {
                     output.count = 0
                     closeConnection(c)
@@ -226,7 +228,7 @@ extension HTTPLoop {
 
     func writePending(_ c: Slot) {
         let pending = c.pointee.output.readable
-        let n = retryingOnInterrupt { send(c.pointee.fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL)) }
+        let n = retryingOnInterrupt { cswitchyard_send(c.pointee.fd, pending.baseAddress, pending.count) }
         if n < 0 {
             if errno != EAGAIN && errno != EWOULDBLOCK { closeConnection(c) }
             return
@@ -377,8 +379,9 @@ extension HTTPLoop {
         }
     }
 
-    /// Loop scratch that one large answer grew is given back, so memory
-    /// returns to its baseline after a burst.
+    /// Loop scratch that one large answer grew is given back at the end of
+    /// the turn, so memory returns to its baseline after a burst.
+    @inline(__always)
     func trimScratch() {
         if output.capacity > Self.scratchKeepBytes {
             output.release()

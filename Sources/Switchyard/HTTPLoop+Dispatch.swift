@@ -71,15 +71,25 @@ extension HTTPLoop {
             return .refused(status: 501, text: "method not implemented\n", allow: nil)
         }
         var path = head.path.bytes(in: request)
-        if path.isEmpty { path = Self.rootPath }
-        if PercentDecoding.needsDecoding(path) {
-            pathScratch.count = 0
-            if let reason = PercentDecoding.decodePath(path, into: &pathScratch) { return .malformed(reason) }
-            path = pathScratch.readable
+        if !head.pathIsPlain {
+            if path.isEmpty { path = Self.rootPath }
+            if PercentDecoding.needsDecoding(path) {
+                pathScratch.count = 0
+                if let reason = PercentDecoding.decodePath(path, into: &pathScratch) { return .malformed(reason) }
+                path = pathScratch.readable
+            }
+            if PercentDecoding.hasDotSegment(path) { return .malformed(.dotSegment) }
         }
-        if PercentDecoding.hasDotSegment(path) { return .malformed(.dotSegment) }
         parameters.removeAll()
-        let match = withRoutes { $0.router.match(path: path, method: method, parameters: &parameters) }
+        let match: RouteMatch
+        if usesRouteCache, let cached = routeCache.route(for: path, method) {
+            match = .found(route: cached)
+        } else {
+            match = withRoutes { $0.router.match(path: path, method: method, parameters: &parameters) }
+            if usesRouteCache, case .found(let index) = match, parameters.count == 0 {
+                routeCache.remember(index, for: path, method)
+            }
+        }
         switch match {
         case .notFound:
             return .refused(status: 404, text: "not found\n", allow: nil)

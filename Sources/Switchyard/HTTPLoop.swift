@@ -49,6 +49,10 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var generation: Generation
     var routesRef: Unmanaged<CompiledRoutes>
     var generationNumber: Int
+    /// Routing answers for hot paths; off while a pinned request is
+    /// dispatched against its own generation's routes.
+    var routeCache = RouteCache()
+    var usesRouteCache = true
     var limits: Limits
     var timeouts: ConnectionTimeouts
     var parser: RequestParser
@@ -173,6 +177,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         }
         generation = next
         generationNumber = next.number
+        routeCache.clear()
         routesRef = .passUnretained(next.routes)
         limits = next.limits
         timeouts = next.timeouts
@@ -277,6 +282,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
             workerPools.removeAll { $0.isFinished }
         }
         shared.watchdog?.tick(now: loop.now, loops: shared.loops)
+        trimScratch()
     }
 
     // MARK: Accept

@@ -181,8 +181,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the executor jobs queued before this call; jobs they enqueue run
     /// next turn, so a task that keeps yielding cannot starve I/O.
+    @inline(__always)
     private func runExecutorJobs() {
-        if hasRemoteJobs.exchange(false, ordering: .acquiringAndReleasing) {
+        // A plain load first: the exchange is a locked instruction, and most turns have no remote job.
+        if hasRemoteJobs.load(ordering: .relaxed), hasRemoteJobs.exchange(false, ordering: .acquiringAndReleasing) {
             remoteJobs.withLock { remote in
                 localJobs.append(contentsOf: remote)
                 remote.removeAll(keepingCapacity: true)

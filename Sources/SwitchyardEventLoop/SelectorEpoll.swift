@@ -7,10 +7,12 @@ import CSwitchyardLinux
 public struct Interest: OptionSet, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let read = Interest(rawValue: cswitchyard_EPOLLIN())
-    public static let write = Interest(rawValue: cswitchyard_EPOLLOUT())
+    // Computed and inlinable, so each use folds to a constant: a stored
+    // static would cost a lazy-initialisation check per event.
+    @inlinable public static var read: Interest { Interest(rawValue: cswitchyard_EPOLLIN()) }
+    @inlinable public static var write: Interest { Interest(rawValue: cswitchyard_EPOLLOUT()) }
     /// For listeners shared by several loops: wake one loop, not all.
-    public static let exclusive = Interest(rawValue: cswitchyard_EPOLLEXCLUSIVE())
+    @inlinable public static var exclusive: Interest { Interest(rawValue: cswitchyard_EPOLLEXCLUSIVE()) }
 }
 
 /// Level-triggered epoll. Each registration carries a 64-bit tag (kind, slot
@@ -48,7 +50,7 @@ public struct SelectorEpoll: ~Copyable {
 
     /// Waits up to `timeoutMs` (-1: forever) and returns how many events were written.
     public func wait(into events: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeoutMs: Int32) -> Int {
-        let n = Int(epoll_wait(fd, events, capacity, timeoutMs))
+        let n = Int(cswitchyard_epoll_wait(fd, events, capacity, timeoutMs))
         return n < 0 ? 0 : n   // EINTR: the caller simply turns again
     }
 }

@@ -62,6 +62,12 @@ public struct ByteBuffer {
         count += bytes.count
     }
 
+    /// Appends bytes into room made before with `reserve`: a copy and a count.
+    @inlinable @inline(__always) public mutating func appendReserved(_ bytes: UnsafeRawBufferPointer) {
+        (base! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        count += bytes.count
+    }
+
     @inlinable public mutating func append(_ byte: UInt8) {
         reserve(1)
         base!.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
@@ -76,21 +82,42 @@ public struct ByteBuffer {
         append(UnsafeRawBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
     }
 
+    /// Literals take the StaticString overload, which needs no UTF-8 view.
+    @_disfavoredOverload
     public mutating func append(_ string: String) {
         var string = string
         string.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Appends the first `byteCount` bytes of a trivial value (a tuple of
+    /// words) with plain stores: no call to memcpy for a short, fixed line.
+    @inlinable public mutating func append<T: BitwiseCopyable>(prefixOf value: T, byteCount: Int) {
+        reserve(MemoryLayout<T>.size)
+        base!.storeBytes(of: value, toByteOffset: count, as: T.self)
+        count += byteCount
+    }
+
     /// Appends `value` in decimal.
     public mutating func appendDecimal(_ value: Int) {
         precondition(value >= 0)
-        reserve(20)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var v = value, i = 24
-            repeat { i -= 1; scratch[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 } while v > 0
-            append(UnsafeRawBufferPointer(rebasing: scratch[i..<24]))
+        var digits = 1, rest = UInt(value) / 10
+        while rest > 0 { digits &+= 1; rest /= 10 }
+        appendDigits(value, count: digits)
+    }
+
+    /// Appends the last `count` decimal digits of `value` (≥ 0), leading
+    /// zeros included: written in place, right to left.
+    public mutating func appendDigits(_ value: Int, count digits: Int) {
+        reserve(digits)
+        let out = base! + count
+        var v = UInt(bitPattern: value), i = digits
+        while i > 0 {
+            i &-= 1
+            let (quotient, digit) = v.quotientAndRemainder(dividingBy: 10)
+            out.storeBytes(of: UInt8(truncatingIfNeeded: 48 &+ digit), toByteOffset: i, as: UInt8.self)
+            v = quotient
         }
+        count += digits
     }
 
     /// Whether every byte held is CR or LF (empty lines before a request).

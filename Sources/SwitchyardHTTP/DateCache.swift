@@ -7,8 +7,10 @@ import Glibc
 public struct DateCache {
     /// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n` — always 37 bytes.
     public private(set) var line: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
-    public static let lineLength = 37
+    @inlinable public static var lineLength: Int { 37 }
     private var second: Int = -1
+    /// The monotonic time (ms) by which the wall-clock second has turned.
+    @usableFromInline var nextCheck: UInt64 = 0
 
     public init() { refresh() }
 
@@ -43,8 +45,23 @@ public struct DateCache {
         }
     }
 
+    /// Re-formats only once the wall-clock second may have turned, judged
+    /// from the loop's monotonic time (read once a turn): no clock read per request.
+    @inlinable
+    public mutating func refresh(monotonicNow: UInt64) {
+        guard monotonicNow >= nextCheck else { return }
+        refreshAt(monotonicNow: monotonicNow)
+    }
+
+    @usableFromInline mutating func refreshAt(monotonicNow: UInt64) {
+        refresh()
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+        nextCheck = monotonicNow + UInt64(1000 - min(999, ts.tv_nsec / 1_000_000))
+    }
+
     /// Appends the cached line.
     @inlinable public func append(to out: inout ByteBuffer) {
-        withUnsafeBytes(of: line) { out.append(UnsafeRawBufferPointer(rebasing: $0[0..<DateCache.lineLength])) }
+        out.append(prefixOf: line, byteCount: DateCache.lineLength)
     }
 }

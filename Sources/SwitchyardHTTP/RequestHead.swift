@@ -47,6 +47,8 @@ public struct RequestHead: Sendable, Equatable {
     /// Path part of the target, still percent-encoded (absolute-form's scheme
     /// and authority skipped).
     public var path: ByteRange = .empty
+    /// The path holds no '%' and no '.': it needs no decoding and has no dot segment.
+    public var pathIsPlain = false
     /// After `?`, without it; empty if none.
     public var query: ByteRange = .empty
     public var hasQuery = false
@@ -149,9 +151,9 @@ public enum StaticReason: String, Sendable, Hashable {
     case invalidChunkSize = "invalid chunk size"
     case invalidChunkFraming = "invalid chunk framing"
     case chunkLineTooLong = "chunk size line too long"
+    case invalidChunkExtension = "invalid chunk extension"
     case invalidPercentEncoding = "invalid percent-encoding in path"
     case encodedSlash = "encoded slash in path"
-    case invalidChunkExtension = "invalid chunk extension"
     case dotSegment = "dot segment in path"
     case tooManyHeaders = "too many header fields"
 

@@ -34,7 +34,11 @@ public struct Response {
     }
 
     /// Gives back buffers that one large answer grew past `bytes`.
-    public mutating func trim(above bytes: Int) {
+    @inlinable public mutating func trim(above bytes: Int) {
+        if body.capacity > bytes || headerLines.capacity > bytes { release(above: bytes) }
+    }
+
+    @usableFromInline mutating func release(above bytes: Int) {
         if body.capacity > bytes { body.release() }
         if headerLines.capacity > bytes { headerLines.release() }
     }

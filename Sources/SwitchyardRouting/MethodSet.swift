@@ -4,15 +4,16 @@ public struct MethodSet: OptionSet, Sendable, Hashable, CustomStringConvertible 
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let get = MethodSet(rawValue: 1 << 0)
-    public static let head = MethodSet(rawValue: 1 << 1)
-    public static let post = MethodSet(rawValue: 1 << 2)
-    public static let put = MethodSet(rawValue: 1 << 3)
-    public static let delete = MethodSet(rawValue: 1 << 4)
-    public static let patch = MethodSet(rawValue: 1 << 5)
-    public static let options = MethodSet(rawValue: 1 << 6)
-    public static let trace = MethodSet(rawValue: 1 << 7)
-    public static let connect = MethodSet(rawValue: 1 << 8)
+    // Computed and inlinable: each use is a constant, with no lazy-global check.
+    @inlinable public static var get: MethodSet { MethodSet(rawValue: 1 << 0) }
+    @inlinable public static var head: MethodSet { MethodSet(rawValue: 1 << 1) }
+    @inlinable public static var post: MethodSet { MethodSet(rawValue: 1 << 2) }
+    @inlinable public static var put: MethodSet { MethodSet(rawValue: 1 << 3) }
+    @inlinable public static var delete: MethodSet { MethodSet(rawValue: 1 << 4) }
+    @inlinable public static var patch: MethodSet { MethodSet(rawValue: 1 << 5) }
+    @inlinable public static var options: MethodSet { MethodSet(rawValue: 1 << 6) }
+    @inlinable public static var trace: MethodSet { MethodSet(rawValue: 1 << 7) }
+    @inlinable public static var connect: MethodSet { MethodSet(rawValue: 1 << 8) }
 
     /// In the order `Allow` lists them.
     public static let all: [(MethodSet, String)] = [

@@ -17,11 +17,50 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 int cswitchyard_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int cswitchyard_set_thread_name(const char *name);
 int cswitchyard_get_thread_name(char *buf, size_t len);
 int cswitchyard_pin_to_cpu(int cpu);
+/* read(2), send(2) with MSG_NOSIGNAL and epoll_wait(2) as bare system
+ * calls, inlined into the caller: the loop's threads are never cancelled, so
+ * glibc's cancellation-point bookkeeping around each call (and the call into
+ * syscall(3)) is work for nothing on the request path. They fail as libc
+ * does: -1 with errno set. */
+#if defined(__x86_64__)
+static inline long cswitchyard_syscall6(long number, long a, long b, long c, long d, long e, long f) {
+    long result;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile ("syscall"
+                      : "=a"(result)
+                      : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                      : "rcx", "r11", "memory");
+    if ((unsigned long)result > -4096UL) { errno = (int)-result; return -1; }
+    return result;
+}
+#else
+static inline long cswitchyard_syscall6(long number, long a, long b, long c, long d, long e, long f) {
+    return syscall(number, a, b, c, d, e, f);
+}
+#endif
+
+static inline long cswitchyard_read(int fd, void *buffer, size_t count) {
+    return cswitchyard_syscall6(SYS_read, fd, (long)buffer, (long)count, 0, 0, 0);
+}
+
+static inline long cswitchyard_send(int fd, const void *buffer, size_t count) {
+    return cswitchyard_syscall6(SYS_sendto, fd, (long)buffer, (long)count, MSG_NOSIGNAL, 0, 0);
+}
+
+/* epoll_pwait with no signal mask is epoll_wait; newer architectures have only the former. */
+static inline int cswitchyard_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeout_ms) {
+    return (int)cswitchyard_syscall6(SYS_epoll_pwait, epfd, (long)events, capacity, timeout_ms, 0, 8);
+}
 /* Bytes a socket still holds unsent (SIOCOUTQ), or -1. */
 int cswitchyard_unsent_bytes(int fd);
 
