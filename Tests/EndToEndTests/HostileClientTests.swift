@@ -484,8 +484,9 @@ struct HostileClientTests {
     /// Guards: builtin.echo encodes 1 MiB of JSON in a few ms, so one large
     /// echo cannot stall its loop (85 ms for ASCII, 340 ms for control bytes
     /// before). Release build, best of 5, from the last body byte sent to
-    /// the whole answer read.
-    @Test("builtin.echo of a 1 MiB body (ASCII, control bytes): best of 5 under 20 ms, valid JSON, body round-trips",
+    /// the whole answer (6 MiB for control bytes) read. Alone it takes 2–14
+    /// ms; the limit leaves room for a suite running beside it (29 ms seen).
+    @Test("builtin.echo of a 1 MiB body (ASCII, control bytes): best of 5 under 50 ms, valid JSON, body round-trips",
           .timeLimit(.minutes(2)))
     func echoOfOneMebibyteIsFast() throws {
         let dir = try E2E.makeTempDir()
@@ -508,7 +509,7 @@ struct HostileClientTests {
                 }
             }
             let best = times.min()!
-            #expect(best < 0.020, "\(name): best of 5 was \(String(format: "%.1f", best * 1000)) ms (all: \(times.map { String(format: "%.1f", $0 * 1000) }) ms); limit 20 ms")
+            #expect(best < 0.050, "\(name): best of 5 was \(String(format: "%.1f", best * 1000)) ms (all: \(times.map { String(format: "%.1f", $0 * 1000) }) ms); limit 50 ms")
         }
     }
 }
