@@ -7,7 +7,10 @@ enum YAMLDocument {
     /// document reads as null (which sections treat as "nothing set").
     static func parse(_ text: String, file: String, log: DiagnosticLog) -> Node? {
         do {
-            if let node = try Yams.compose(yaml: text) { return node }
+            // YAMLScalar decides what a scalar means, so no tag is ever resolved:
+            // the basic resolver spares building Yams' default one, whose
+            // regular expressions bring up ICU's regex engine (~2 MB resident).
+            if let node = try Yams.compose(yaml: text, .basic) { return node }
             return Node.scalar(.init("", .implicit, .plain, nil))
         } catch let error as YamlError {
             let (line, column, message) = describe(error, text: text)
