@@ -10,7 +10,7 @@ import SwitchyardConfig
 ///
 /// A loader given `limits` reports these refusals with every other error of
 /// the config in one round, at the place that asks for them, and advises no
-/// mode the build refuses; `errors(in:)` checks a config loaded without them.
+/// mode the build refuses: `check`, `routes`, `serve` and every reload load so.
 public enum BuildCapabilities {
     /// The execution modes this build runs.
     public static let runnable: Set<ExecutionMode> = [.sync, .async, .thread, .process]
@@ -25,21 +25,5 @@ public enum BuildCapabilities {
     /// every other error.
     public static func loader(catalog: HandlerCatalog, environment: [String: String]) -> ConfigLoader {
         ConfigLoader(catalog: catalog, environment: environment, build: limits)
-    }
-
-    /// For a config loaded without `limits`: one error per route whose
-    /// effective mode cannot run in this build (none while every mode is
-    /// runnable), and per declared plugin (this build loads none, and a
-    /// plugin that is named but never loaded must not pass for one that
-    /// works). Sorted by place in the files. Empty for a config loaded with
-    /// `limits`, which refused these already.
-    public static func errors(in config: Config) -> [Diagnostic] {
-        let modes = config.routes.filter { !limits.runs($0.effectiveMode) }.map { route in
-            Diagnostic(.error, route.location, limits.modeRefusal(path: route.path, mode: route.effectiveMode))
-        }
-        let plugins = loadsPlugins ? [] : config.plugins.map { plugin in
-            Diagnostic(.error, plugin.location, BuildLimits.pluginRefusal(name: plugin.name))
-        }
-        return (modes + plugins).sorted { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
     }
 }

@@ -148,7 +148,7 @@ public final class Server {
         updateWatcher(for: config)
 
         for listener in generation.listeners { logger.info("listening on \(listener.boundDescription)") }
-        logger.info("serving \(config.routes.count) routes on \(config.eventLoops) event loop(s); control socket \(controlPath)")
+        logger.info("serving \(Plural.count(config.routes.count, "route")) on \(Plural.count(config.eventLoops, "event loop")); control socket \(controlPath)")
         if let watchdog { logger.info("watchdog: pinging every \(watchdog.intervalMilliseconds) ms while every loop turns") }
         shared.setPhase(.serving)
         publishStatus()
@@ -373,10 +373,8 @@ public final class Server {
             case .embeddedDefault: config = try loader.load(yaml: EmbeddedDefault.yaml, name: EmbeddedDefault.name, baseDirectory: nil)
             }
         } catch {
-            return .failure(Failure(message: error.oneLine))
+            return .failure(Failure(message: error.firstErrorAndCount))
         }
-        let unavailable = BuildCapabilities.errors(in: config)
-        guard unavailable.isEmpty else { return .failure(Failure(message: ConfigError(unavailable).oneLine)) }
         return .success(config)
     }
 
@@ -543,15 +541,6 @@ public final class Server {
             limit.rlim_cur = limit.rlim_max
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
-    }
-}
-
-extension ConfigError {
-    /// The first error and how many more: what `serve` and a failed reload say.
-    public var oneLine: String {
-        let errors = diagnostics.filter { $0.severity == .error }
-        let more = errors.count > 1 ? " (and \(errors.count - 1) more; switchyard check lists them all)" : ""
-        return "\(errors.first?.description ?? "\(self)")\(more)"
     }
 }
 

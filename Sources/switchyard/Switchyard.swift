@@ -73,7 +73,7 @@ struct Serve: ParsableCommand {
         case .success(let loaded): config = loaded
         case .failure(let error):
             // The contract's one-line reason; `check` lists every diagnostic.
-            logger.critical("invalid config, not starting: \(error.oneLine)")
+            logger.critical("invalid config, not starting: \(error.firstErrorAndCount)")
             notifier.failed(errno: Self.errno(reading: options.source), status: "invalid config, not starting")
             throw ExitCode(1)
         }
@@ -83,8 +83,10 @@ struct Serve: ParsableCommand {
         }
         logger.info("using config \(options.source.description)")
         for warning in config.warnings { logger.warning("\(warning)") }
-        let server = Server(config: config, source: options.source, loader: ConfigLoader(catalog: Builtins.catalog),
-                            logger: logger, logLevel: level, environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
+        let server = Server(config: config, source: options.source,
+                            loader: BuildCapabilities.loader(catalog: Builtins.catalog, environment: environment),
+                            logger: logger, logLevel: level, environment: environment)
         do {
             let status = try server.run()
             throw ExitCode(status)

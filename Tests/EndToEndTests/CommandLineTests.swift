@@ -73,7 +73,7 @@ struct CommandLineTests {
         let lines = result.stderrString.split(separator: "\n")
         #expect(lines.count == 1, "stderr: \(result.stderrString)")
         #expect(lines.first?.contains("\(path):2:1: error: unknown key 'listn'") == true, "stderr: \(result.stderrString)")
-        #expect(lines.first?.hasSuffix("(and 1 more; switchyard check lists them all)") == true, "stderr: \(result.stderrString)")
+        #expect(lines.first?.hasSuffix("(and 1 more error; switchyard check lists both)") == true, "stderr: \(result.stderrString)")
     }
 
     @Test("serve: an address in use exits non-zero with a one-line reason on stderr")
