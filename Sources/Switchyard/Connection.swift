@@ -31,6 +31,10 @@ struct Connection {
     /// Requests wait in `input` (output high-water mark, or an answer came
     /// back): `flush` serves them once what is before them is written.
     var heldBack = false
+    /// Whether the access log samples the request in hand: decided once,
+    /// though its head is parsed again on each read while its body arrives.
+    /// (Beside `heldBack`, in padding the struct has anyway.)
+    var accessLogSampled = false
     /// Buffer bytes this connection counts in the server's shared total.
     var accounted = 0
     /// Not read while buffered memory is over `max_buffered_bytes`.

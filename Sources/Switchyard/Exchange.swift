@@ -53,6 +53,8 @@ final class Exchange: @unchecked Sendable {
     let generation: Generation
     /// When it left the loop (monotonic µs).
     let startedAt: UInt64
+    /// Whether the access log samples it (decided when it was read).
+    var accessLogged = false
 
     private(set) var bytes: ByteBuffer
     let head: RequestHead

@@ -31,9 +31,11 @@ final class Generation: @unchecked Sendable {
     let workers: WorkerPoolHandle?
     /// When it was built (wall clock), for the status line.
     let builtAt: String
+    /// Where its access log goes; nil when it is off.
+    let accessLog: AccessLogSink?
 
     init(number: Int, config: Config, routes: CompiledRoutes, listeners: [Listener],
-         threadPools: [String: PoolHandle], workers: WorkerPoolHandle?) {
+         threadPools: [String: PoolHandle], workers: WorkerPoolHandle?, accessLog: AccessLogSink?) {
         self.number = number
         self.config = config
         self.routes = routes
@@ -46,6 +48,7 @@ final class Generation: @unchecked Sendable {
         self.threadPools = threadPools
         self.workers = workers
         self.builtAt = Generation.clockTime()
+        self.accessLog = accessLog
     }
 
     /// `14:02:11` (UTC), for status lines.

@@ -57,6 +57,7 @@ extension HTTPLoop {
     }
 
     func writeFixed(_ fixed: PrerenderedResponse, _ head: RequestHead, _ request: UnsafeRawBufferPointer, _ c: Slot) {
+        let start = output.count
         let coding: ContentCoding = fixed.negotiates ? negotiatedCoding(head, request, headers) : .identity
         let variant = fixed.variant(coding)
         if let etag = fixed.etag, let status = conditionalStatus(head, request, headers, etag: etag, coding: coding) {
@@ -67,6 +68,7 @@ extension HTTPLoop {
             output.append(StatusLine.table[304])
             appendCommonLines(c, head)
             output.append(variant.notModifiedHead)
+            logAnswer(c, from: start)
             return
         }
         let rest = head.method == .head ? variant.head : variant.headAndBody
@@ -77,14 +79,21 @@ extension HTTPLoop {
         date.append(to: &output)
         appendConnectionLine(c, head)
         output.appendReserved(rest)
+        logAnswer(c, from: start)
     }
 
+    /// The access log's line for the answer just written at `output[start...]`.
+    @inline(__always)
+    private func logAnswer(_ c: Slot, from start: Int) {
+        if accessLog.isOn { accessLog.answered(output, from: start, client: c.pointee.fd) }
+    }
 
     /// Frames what a handler wrote: compression, ETag variants and
     /// If-None-Match, Content-Length or chunked. `request` and `headers` are
     /// the request it answers (the loop's, or an exchange's own copy).
     func writeResponse(_ route: CompiledRoutes.Entry, _ head: RequestHead, _ request: UnsafeRawBufferPointer,
                        _ headers: HeaderTable, _ response: Response, _ c: Slot) {
+        let start = output.count
         var status = response.status
         if status < 100 || status > 599 { status = 500 }
         var body = response.body.readable
@@ -133,6 +142,7 @@ extension HTTPLoop {
         if chunked {
             output.append("Transfer-Encoding: chunked\r\n\r\n")
             if head.method != .head { ChunkedEncoder.append(body, to: &output) }
+            logAnswer(c, from: start)
             return
         }
         if hasBody {
@@ -142,11 +152,13 @@ extension HTTPLoop {
         }
         output.append("\r\n")
         if hasBody, head.method != .head { output.append(body) }
+        logAnswer(c, from: start)
     }
 
     /// A short text answer made by the server itself (404, 405, 503, …);
     /// without a body for HEAD.
     func answerSimple(_ status: Int, _ text: StaticString, _ c: Slot, _ head: RequestHead, extraHeader: String? = nil) {
+        let start = output.count
         output.append(StatusLine.table[status])
         appendCommonLines(c, head)
         if let extraHeader { output.append(extraHeader) }
@@ -154,6 +166,7 @@ extension HTTPLoop {
         output.appendDecimal(text.utf8CodeUnitCount)
         output.append("\r\n\r\n")
         if head.method != .head { output.append(text) }
+        logAnswer(c, from: start)
     }
 
     /// What routing refused: 404, 403, 405 with `Allow`, 501.
@@ -170,6 +183,7 @@ extension HTTPLoop {
     /// A request that cannot be served or framed: answer its status and close.
     func answerError(_ error: RequestError, _ c: Slot) {
         c.pointee.http.answeredWithError()
+        let start = output.count
         let text = error.reason + "\n"
         output.append(StatusLine.table[error.status])
         appendCommonLines(c, nil)
@@ -177,5 +191,6 @@ extension HTTPLoop {
         output.appendDecimal(text.utf8.count)
         output.append("\r\n\r\n")
         output.append(text)
+        logAnswer(c, from: start)
     }
 }

@@ -94,6 +94,10 @@ extension HTTPLoop {
                 offset = total
                 break requests
             case .complete:
+                if accessLog.isOn {
+                    accessLog.begin(head, UnsafeRawBufferPointer(request), again: c.pointee.http.phase == .body,
+                                    sampled: &c.pointee.accessLogSampled)
+                }
                 if !head.keepAlive { c.pointee.http.closeAfterAnswer() }
                 let bodyStart = head.headLength
                 var bodyEnd = bodyStart
@@ -163,6 +167,7 @@ extension HTTPLoop {
                 }
             }
         }
+        if accessLog.isOn { accessLog.clear() }
         if inConnectionBuffer {
             c.pointee.input.consumeFront(offset)
             if c.pointee.input.isEmpty { c.pointee.input.release() }

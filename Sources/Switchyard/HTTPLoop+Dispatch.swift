@@ -96,6 +96,7 @@ extension HTTPLoop {
         case .methodNotAllowed(let allowed):
             return .refused(status: 405, text: "method not allowed\n", allow: allowed)
         case .found(let index):
+            if accessLog.isOn { accessLog.found(withRoutes { $0.entries[index] }) }
             if withRoutes({ $0.isRestricted(index) }), !isAllowed(c, withRoutes { $0.entries[index].spec.allow }) {
                 return .refused(status: 403, text: "forbidden\n", allow: nil)
             }

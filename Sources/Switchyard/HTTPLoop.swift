@@ -70,6 +70,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var parameters = RouteParameters()
     var deflater: Deflater
     var date = DateCache()
+    var accessLog = AccessLogWriter()
 
     /// Hand-offs gathered this turn, submitted once at its end.
     var threadJobs: [(pool: ThreadPool, jobs: [any PoolJob])] = []
@@ -112,6 +113,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         self.logger = logger
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        accessLog.use(generation.accessLog)
     }
 
     // MARK: Registration
@@ -182,6 +184,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         limits = next.limits
         timeouts = next.timeouts
         parser = next.parser
+        accessLog.use(next.accessLog)
         if loop.index == 0, let workers = next.workers { startWorkers(workers.pool) }
         shared.loopStates[loop.index].adopted.store(next.number, ordering: .releasing)
     }
@@ -283,6 +286,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         }
         shared.watchdog?.tick(now: loop.now, loops: shared.loops)
         trimScratch()
+        if accessLog.isOn { accessLog.flush() }
     }
 
     // MARK: Accept
@@ -429,6 +433,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         for slot in 0..<table.usedSlots where table[slot].pointee.isOpen { closeConnection(table[slot]) }
         readBuffer.deallocate()
         output.release(); headers.release(); response.release(); pathScratch.release(); compressed.release()
+        accessLog.release()
         if reserveFD >= 0 { close(reserveFD) }
     }
 }

@@ -388,6 +388,13 @@ public final class Server {
     /// same handlers). Nothing is swapped in here; a failure undoes what it
     /// made and changes nothing.
     private func build(_ config: Config, number: Int, previous: Generation?) -> Result<Generation, Failure> {
+        // First: nothing else is made yet when the file cannot be opened.
+        let accessLog: AccessLogSink?
+        do {
+            accessLog = try AccessLogSink.open(config.accessLog)
+        } catch {
+            return .failure(Failure(message: error.description, errno: error.errno))
+        }
         var listeners: [Listener] = []
         if !activated.isEmpty {
             listeners = activated
@@ -464,7 +471,7 @@ public final class Server {
         let routes = CompiledRoutes(config: config, status: shared, threadPool: { pools[$0 ?? ""] },
                                     workerIndex: { workerIndex[$0] ?? 0 })
         return .success(Generation(number: number, config: config, routes: routes, listeners: listeners,
-                                   threadPools: pools, workers: workers))
+                                   threadPools: pools, workers: workers, accessLog: accessLog))
     }
 
     private func httpLoopsInbox(_ index: Int) -> LoopInbox<LoopMessage> {

@@ -29,6 +29,8 @@ public struct Config: Sendable {
     public var reloadOnChange = false
     /// `log_level:`, if set (`SWITCHYARD_LOG_LEVEL` wins over it).
     public var logLevel: LogLevel?
+    /// `access_log:` — off unless set.
+    public var accessLog = AccessLogSettings()
     /// Every file read, the main one first (none for the embedded default).
     public var files: [String] = []
     /// Directories whose changes can change the config: those of the files
@@ -48,6 +50,27 @@ public struct Config: Sendable {
         self.threadPool = threadPool; self.threadPools = threadPools
         self.processPool = processPool; self.plugins = plugins; self.routes = routes
         self.warnings = warnings; self.defaultMode = defaultMode
+    }
+}
+
+/// `access_log:` — one line per request, to stderr or a file, every request
+/// or one in `sample`.
+public struct AccessLogSettings: Sendable, Hashable {
+    public enum Destination: Sendable, Hashable {
+        case off
+        case stderr
+        /// Opened for appending when a generation starts, so a reload reopens
+        /// it (after log rotation). Relative paths are resolved against the
+        /// config file's directory.
+        case file(String)
+    }
+    public var destination = Destination.off
+    /// Log one request in this many (1: every request).
+    public var sample = 1
+    public init() {}
+    public init(destination: Destination, sample: Int = 1) {
+        self.destination = destination
+        self.sample = sample
     }
 }
 

@@ -53,6 +53,7 @@ struct ConfigAssembly {
             case "control": config.control = main.control(value)
             case "reload_on_change": config.reloadOnChange = main.bool(value, "reload_on_change") ?? false
             case "log_level": config.logLevel = main.logLevel(value)
+            case "access_log": config.accessLog = main.accessLog(value, baseDirectory: baseDirectory)
             case "default_mode": config.defaultMode = main.defaultMode(value)
             case "compression": config.compression = main.compression(value)
             case "thread_pool": config.threadPool = main.pool(value, "thread_pool", defaults: ConfigDefaults.threadPool)

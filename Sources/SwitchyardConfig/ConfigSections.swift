@@ -4,9 +4,38 @@ import Yams
 /// Each starts from the defaults and changes only what the file sets.
 extension YAMLNodeDecoder {
     static let topLevelKeys = [
-        "listen", "event_loops", "limits", "control", "reload_on_change", "log_level", "default_mode", "compression",
-        "thread_pool", "thread_pools", "process_pool", "include", "plugins", "routes",
+        "listen", "event_loops", "limits", "control", "reload_on_change", "log_level", "access_log", "default_mode",
+        "compression", "thread_pool", "thread_pools", "process_pool", "include", "plugins", "routes",
     ]
+
+    /// `access_log:` — `off` (or false), `stderr`, a file path, or
+    /// `{ to: stderr | PATH, sample: N }`. A relative path is taken from
+    /// `baseDirectory` (the config file's), as include patterns are.
+    func accessLog(_ node: Node, baseDirectory: String?) -> AccessLogSettings {
+        func destination(_ node: Node, _ what: String) -> AccessLogSettings.Destination? {
+            if case .scalar(let scalar) = node, case .bool(false) = YAMLScalar(scalar) { return .off }
+            guard let text = string(node, what) else { return nil }
+            if text == "stderr" { return .stderr }
+            if text == "stdout" || text == "journal" || text == "syslog" {
+                error(node, "\(what) '\(text)' is not a destination; use stderr (journald keeps it under systemd) or a file path")
+                return nil
+            }
+            guard let directory = baseDirectory, !directory.isEmpty, !text.hasPrefix("/") else { return .file(text) }
+            return .file(directory.hasSuffix("/") ? directory + text : directory + "/" + text)
+        }
+        if case .mapping = node {
+            var settings = AccessLogSettings(destination: .stderr)
+            guard let mapping = mapping(node, "access_log", keys: KeyPlacement.accessLogKeys, place: .accessLog) else { return settings }
+            for entry in mapping.entries {
+                switch entry.key {
+                case "to": settings.destination = destination(entry.value, "access_log.to") ?? settings.destination
+                default: settings.sample = int(entry.value, "access_log.sample", range: 1...1_000_000) ?? settings.sample
+                }
+            }
+            return settings
+        }
+        return AccessLogSettings(destination: destination(node, "access_log") ?? .off)
+    }
 
     /// `log_level:` — trace, debug, info, notice, warning, error or critical.
     func logLevel(_ node: Node) -> LogLevel? {

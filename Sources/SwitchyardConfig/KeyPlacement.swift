@@ -15,6 +15,7 @@ struct KeyPlacement {
         case includedFile
         case limits
         case compression
+        case accessLog
         /// `thread_pool:` or one of `thread_pools:` (the name is how messages call it).
         case threadPool(String)
         case processPool
@@ -32,6 +33,7 @@ struct KeyPlacement {
         "max_connections", "shutdown_timeout_ms", "min_data_rate_bytes_per_s", "max_buffered_bytes",
     ]
     static let compressionKeys = ["enabled", "min_bytes", "level"]
+    static let accessLogKeys = ["to", "sample"]
     static let threadPoolKeys = ["size", "queue"]
     static let processPoolKeys = ["size", "queue", "max_jobs"]
     static let pluginKeys = ["name", "path"]
@@ -68,6 +70,10 @@ struct KeyPlacement {
             let scope = place == .route ? " (a route takes only compression: true or false)" : ""
             return "; \(quoted) belongs under the top-level `compression:`\(scope)"
         }
+        if key == "sample", place != .accessLog {
+            if place == .topLevel { return "; did you mean to indent it under `access_log:`?" }
+            return "; \(quoted) belongs under the top-level `access_log:`"
+        }
         if Self.processPoolKeys.contains(key), !Self.isPool(place) {
             let pools = key == "max_jobs" ? "`process_pool:`" : "`thread_pool:` or `process_pool:`"
             if place == .topLevel { return "; did you mean to indent it under \(pools)?" }
@@ -98,6 +104,7 @@ struct KeyPlacement {
         case .includedFile: return "the included file"
         case .limits: return "`limits:`"
         case .compression: return "`compression:`"
+        case .accessLog: return "`access_log:`"
         case .threadPool(let name): return "`\(name):`"
         case .processPool: return "`process_pool:`"
         case .plugin: return "a `plugins:` entry"

@@ -11,7 +11,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
 
 @Suite("Config errors: one mistake, one exact diagnostic")
 struct ConfigErrorTests {
-    static let topKeys = "listen, event_loops, limits, control, reload_on_change, log_level, default_mode, compression, thread_pool, thread_pools, process_pool, include, plugins, routes"
+    static let topKeys = "listen, event_loops, limits, control, reload_on_change, log_level, access_log, default_mode, compression, thread_pool, thread_pools, process_pool, include, plugins, routes"
     static let routeKeys = "path, methods, handler, mode, sync_to_thread, pool, timeout_ms, allow, options, compression"
 
     static let cases: [ErrorCase] = [

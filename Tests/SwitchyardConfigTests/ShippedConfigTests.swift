@@ -97,7 +97,8 @@ struct ShippedConfigTests {
         let keys = [
             "listen", "event_loops", "limits", "max_header_bytes", "max_body_bytes", "max_target_bytes",
             "header_timeout_ms", "idle_timeout_ms", "max_connections", "shutdown_timeout_ms",
-            "min_data_rate_bytes_per_s", "max_buffered_bytes", "control", "default_mode",
+            "min_data_rate_bytes_per_s", "max_buffered_bytes", "control", "reload_on_change", "log_level", "access_log", "to", "sample",
+            "default_mode",
             "compression", "enabled", "min_bytes", "level", "thread_pool", "size", "queue", "thread_pools",
             "process_pool", "max_jobs", "include", "plugins", "name", "path", "routes", "methods", "handler", "mode",
             "sync_to_thread", "pool", "timeout_ms", "allow", "options",

@@ -20,6 +20,7 @@ extension HTTPLoop {
             request: request, head: head, headers: headers, path: path, body: body, parameters: parameters,
             route: route, generation: generation, inbox: inbox, loopIndex: loop.index, slot: Int(c.pointee.slotIndex),
             connectionGeneration: c.pointee.generation, sequence: handoffSequence, startedAt: MonotonicClock.nowMicroseconds())
+        exchange.accessLogged = accessLog.isLogging
         switch route.action {
         case .async(let handler):
             startTask(exchange, handler)
@@ -82,6 +83,7 @@ extension HTTPLoop {
         c.pointee.exchange = nil
         // Draining: this answer is the connection's last.
         if draining || shared.isDraining { c.pointee.http.closeAfterAnswer() }
+        if accessLog.isOn { accessLog.resume(exchange) }
         let head = exchange.head
         switch exchange.outcome {
         case .answered:
@@ -123,6 +125,7 @@ extension HTTPLoop {
         abandon(exchange, kill: true)
         if draining || shared.isDraining { c.pointee.http.closeAfterAnswer() }
         date.refresh()
+        if accessLog.isOn { accessLog.resume(exchange) }
         answerSimple(504, "the handler did not answer within timeout_ms\n", c, exchange.head)
         _ = c.pointee.http.answered(now: loop.now, timeouts)
         c.pointee.heldBack = !c.pointee.input.isEmpty
