@@ -14,6 +14,10 @@ struct ConnectionTable: ~Copyable {
     private var freeSlots: [Int32] = []
 
     init() {
+        // An idle keep-alive connection costs its slot (and its free-list entry
+        // once closed): the debug build every end-to-end test runs stops here
+        // if a new field makes a slot outgrow the 256-byte budget.
+        assert(MemoryLayout<Connection>.stride <= 256, "a connection slot is \(MemoryLayout<Connection>.stride) bytes")
         pages = .allocate(capacity: Self.maxPages)
         pages.initialize(repeating: nil, count: Self.maxPages)
     }
