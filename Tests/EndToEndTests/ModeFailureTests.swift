@@ -225,21 +225,23 @@ extension ExecutionModeTests {
             #expect(ModeProc.threadCount(daemon.pid) <= threads, "threads \(ModeProc.threadCount(daemon.pid)), baseline \(threads)")
         }
 
-        /// Guards process mode's cleanup: 4 clients send CPU jobs (~2 s each)
-        /// to one worker and close. Their connections are closed at once, the
-        /// 3 queued jobs are dropped, the running one's answer is dropped, and
+        /// Guards process mode's cleanup: 4 clients send 2 s jobs to one
+        /// worker and close. Their connections are closed at once, the 3
+        /// queued jobs are dropped, the running one's answer is dropped, and
         /// the worker (or its replacement) serves the next request normally,
-        /// about when the running job would have ended.
-        @Test("4 clients queue cpu jobs on 1 worker and close: fds back at once, queued jobs dropped, worker serves on",
+        /// about when the running job would have ended (were the queued ones
+        /// run, 6 s later). The jobs block (`builtin.sleep`) rather than
+        /// compute, so a suite running beside it cannot stretch them.
+        @Test("4 clients queue 2 s jobs on 1 worker and close: fds back at once, queued jobs dropped, worker serves on",
               .timeLimit(.minutes(1)))
         func processClientsLeave() throws {
             var config = DaemonConfig(eventLoops: 1)
-            config.routes = ModeRoutes.basic + [ModeRoutes.processCPU, ModeRoutes.processEcho]
+            config.routes = ModeRoutes.basic + [ModeRoutes.processSleep, ModeRoutes.processEcho]
             config.extra = "process_pool: { size: 1, queue: 8 }"
             let daemon = try Daemon(config)
             defer { daemon.stop() }
-            let (rounds, job) = try daemon.calibrateCPU(path: "/p/cpu", target: 2.0)
-            #expect(job >= 1.2, "a job of \(rounds) rounds took only \(ms(job))")
+            let job = 2.0
+            _ = try daemon.get("/p/echo")   // the worker is up
             sleep(seconds: 0.2)
             let fds = ModeProc.fdCount(daemon.pid), threads = ModeProc.threadCount(daemon.pid)
 
@@ -247,7 +249,7 @@ extension ExecutionModeTests {
             var clients: [RawClient] = []
             for _ in 0..<4 {
                 let client = try daemon.connect()
-                try client.send(ExecutionModeTests.get("/p/cpu?rounds=\(rounds)"))
+                try client.send(ExecutionModeTests.get("/p/sleep?ms=\(Int(job * 1000))"))
                 clients.append(client)
                 sleep(seconds: 0.05)
             }
@@ -261,7 +263,7 @@ extension ExecutionModeTests {
             let (next, _) = try daemon.timedGet("/p/echo", timeout: 30)
             let sinceStart = now() - start
             #expect(next.status == 200, "\(next.shown)")
-            #expect(sinceStart < job + 2, "the next process request was answered \(ms(sinceStart)) after the abandoned jobs started; one job is \(ms(job)): the queued ones ran")
+            #expect(sinceStart < job + 1.5, "the next process request was answered \(ms(sinceStart)) after the abandoned jobs started; one job is \(ms(job)): a queued one ran")
             #expect(ModeProc.workers(of: daemon.pid).count == 1, "workers: \(ModeProc.workers(of: daemon.pid).map(\.pid))")
             #expect(waitUntil(timeout: 2) { ModeProc.fdCount(daemon.pid) <= fds }, "fds \(ModeProc.fdCount(daemon.pid)), baseline \(fds)")
             #expect(ModeProc.threadCount(daemon.pid) <= threads, "threads \(ModeProc.threadCount(daemon.pid)), baseline \(threads)")

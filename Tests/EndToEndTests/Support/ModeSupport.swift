@@ -409,6 +409,7 @@ enum ModeRoutes {
     static let threadSleep = "{ path: /t/sleep, handler: builtin.sleep, mode: thread }"
     static let cpu = "{ path: /cpu, handler: builtin.cpu, mode: sync }"
     static let processCPU = "{ path: /p/cpu, handler: builtin.cpu, mode: process }"
+    static let processSleep = "{ path: /p/sleep, handler: builtin.sleep, mode: process }"
 
     static let basic = [hello, livez, readyz]
 
