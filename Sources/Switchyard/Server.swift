@@ -84,6 +84,17 @@ public final class Server {
             logger.info("socket activation: serving on the \(activated.count) socket\(activated.count == 1 ? "" : "s") systemd passed; listen: in the config is not used")
         }
 
+        // Before any listener: a start that fails here (another daemon's
+        // socket) must not have accepted, and then reset, a client.
+        let controlPath = config.control ?? ControlSocket.defaultPath(environment: environment)
+        let controlSocket: ControlSocket
+        do {
+            controlSocket = try ControlSocket(path: controlPath)
+        } catch {
+            throw StartError(description: "cannot open the control socket \(controlPath): \(error); set control: to a writable path",
+                             errno: error.errno)
+        }
+
         let watchdog = SystemdNotifier.watchdogMicroseconds().map { Watchdog(watchdogMicroseconds: $0) }
         shared = ServerShared(loopCount: config.eventLoops, watchdog: watchdog)
         var inboxes: [LoopInbox<LoopMessage>] = []
@@ -136,15 +147,7 @@ public final class Server {
             logger.info("\(workers.pool.settings.size) worker processes ready")
         }
 
-        let controlPath = config.control ?? ControlSocket.defaultPath(environment: environment)
-        do {
-            control = try ControlSocket(path: controlPath)
-        } catch {
-            for loop in loops { loop.stop() }
-            for thread in threads { pthread_join(thread, nil) }
-            throw StartError(description: "cannot open the control socket \(controlPath): \(error); set control: to a writable path",
-                             errno: error.errno)
-        }
+        control = controlSocket
         updateWatcher(for: config)
 
         for listener in generation.listeners { logger.info("listening on \(listener.boundDescription)") }

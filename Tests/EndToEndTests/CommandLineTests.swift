@@ -92,6 +92,30 @@ struct CommandLineTests {
         #expect(reasons.count == 1 && reasons[0].contains("Address already in use"), "stderr: \(result.stderrString)")
     }
 
+    /// The control socket is taken before any listener, so a second daemon
+    /// pointed at a live one's socket fails before it could accept (and then
+    /// reset) a client: with both in use, the control socket is what it names.
+    @Test("serve: a control socket a live daemon holds is refused before any listener is bound")
+    func controlSocketInUse() throws {
+        let first = try Daemon()
+        defer { first.stop() }
+        let controlPath = first.dir.appendingPathComponent("control.sock").path
+        let (dir, path) = try Self.write("""
+            listen: ["127.0.0.1:\(first.port)"]
+            control: "\(controlPath)"
+            routes: []
+
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try runProcess(E2E.binaryPath, ["serve", "--config", path], timeout: 20)
+        #expect(result.status != 0)
+        let reasons = result.stderrString.split(separator: "\n").filter { $0.contains("critical") }
+        #expect(reasons.count == 1 && reasons[0].contains("cannot open the control socket \(controlPath)"), "stderr: \(result.stderrString)")
+        #expect(!result.stderrString.contains("cannot listen"), "stderr: \(result.stderrString)")
+        let reload = try runProcess(E2E.binaryPath, ["reload", "--control", controlPath], timeout: 20)
+        #expect(reload.status == 0, "the first daemon lost its control socket: \(reload.output)")
+    }
+
     @Test("check: built-in options that would crash or corrupt answers are refused at their column")
     func checkBuiltinOptions() throws {
         let (dir, path) = try Self.write("""
