@@ -34,7 +34,8 @@ final class AccessLogSink: Sendable {
             let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else {
                 let code = errno
-                throw OpenError(description: "cannot open access_log \(path): \(String(cString: strerror(code)))", errno: code)
+                let at = settings.location.map { "\($0): " } ?? ""
+                throw OpenError(description: "\(at)cannot open access_log \(path): \(String(cString: strerror(code)))", errno: code)
             }
             return AccessLogSink(fd: fd, sample: settings.sample, owns: true)
         }
@@ -84,9 +85,24 @@ struct AccessLogWriter {
     private static let secondPrefixLength = 25
 
     static let flushThreshold = 64 * 1024
+    /// A line stays under PIPE_BUF (4,096 bytes), so a pipe takes it in one
+    /// atomic write and lines from several loops never mix: a target is cut
+    /// at 2,048 bytes as logged and a route at 1,024, each ending in `...`.
+    static let maxTargetBytes = 2048
+    static let maxRouteBytes = 1024
+    /// Lines a full pipe did not take wait for the next turn, up to this
+    /// much; past it they are dropped and counted.
+    static let maxHeldBytes = 1 << 20
+    /// Lines dropped since the loop last reported them.
+    var droppedLines = 0
+    /// Whether the last flush wrote all it had: the sink takes lines again.
+    private(set) var caughtUp = true
 
     mutating func use(_ next: AccessLogSink?) {
-        if next !== sink { flush() }
+        if next !== sink {
+            flush()
+            dropHeld()   // lines the old sink would not take are not the new one's
+        }
         sink = next
         isOn = next != nil
         if !isOn { buffer.release() }
@@ -158,9 +174,13 @@ struct AccessLogWriter {
         buffer.append(" client=")
         appendClient(fd)
         buffer.append(" method=")
-        if hasRequest { appendEscaped(method.bytes(in: request)) } else { buffer.append(UInt8(ascii: "-")) }
+        if hasRequest { Self.appendEscaped(method.bytes(in: request), to: &buffer) } else { buffer.append(UInt8(ascii: "-")) }
         buffer.append(" target=\"")
-        if hasRequest { appendEscaped(target.bytes(in: request)) } else { buffer.append(UInt8(ascii: "-")) }
+        if hasRequest {
+            Self.appendEscaped(target.bytes(in: request), limit: Self.maxTargetBytes, to: &buffer)
+        } else {
+            buffer.append(UInt8(ascii: "-"))
+        }
         buffer.append("\" status=")
         buffer.append(UnsafeRawBufferPointer(rebasing: answer[9..<12]))
         buffer.append(" bytes=")
@@ -174,26 +194,23 @@ struct AccessLogWriter {
         } else {
             buffer.append(UInt8(ascii: "-"))
         }
-        buffer.append(" route=")
         if let route {
-            route._withUnsafeGuaranteedRef { entry in
-                buffer.append(entry.spec.path)
-                buffer.append(" mode=")
-                buffer.append(entry.spec.effectiveMode.rawValue)
-            }
+            route._withUnsafeGuaranteedRef { buffer.append($0.accessLogFields) }
         } else {
-            buffer.append("- mode=-")
+            buffer.append(" route=- mode=-")
         }
         buffer.append(UInt8(ascii: "\n"))
         if buffer.count >= Self.flushThreshold { flush() }
     }
 
-    /// Writes what the turn logged. Lines that cannot be written (a full
-    /// disk, a closed pipe) are dropped rather than held.
+    /// Writes what the turn logged. What a full pipe (a non-blocking one
+    /// nobody reads) does not take is kept for the next turn; what cannot be
+    /// written at all (a full disk, a closed pipe) is dropped and counted.
     mutating func flush() {
         guard buffer.count > 0, let sink else { buffer.count = 0; return }
         let all = buffer.readable
         var offset = 0
+        var wouldBlock = false
         while offset < all.count {
             var end = all.count
             if !sink.isRegularFile, end - offset > Int(PIPE_BUF) {
@@ -205,12 +222,25 @@ struct AccessLogWriter {
             let n = write(sink.fd, all.baseAddress! + offset, end - offset)
             if n < 0 {
                 if errno == EINTR { continue }
+                wouldBlock = errno == EAGAIN || errno == EWOULDBLOCK
                 break
             }
             offset += n
         }
+        caughtUp = offset == all.count
+        if caughtUp {
+            buffer.count = 0
+            if buffer.capacity > 4 * Self.flushThreshold { buffer.release() }
+            return
+        }
+        buffer.consumeFront(offset)
+        if !wouldBlock || buffer.count > Self.maxHeldBytes { dropHeld() }
+    }
+
+    private mutating func dropHeld() {
+        guard buffer.count > 0 else { return }
+        droppedLines += buffer.readable.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         buffer.count = 0
-        if buffer.capacity > 4 * Self.flushThreshold { buffer.release() }
     }
 
     mutating func release() {
@@ -282,8 +312,26 @@ struct AccessLogWriter {
     }
 
     /// Request bytes as they came, but `"` and `\` (which would end or
-    /// escape the quoted value) as `\x22` and `\x5C`.
-    private mutating func appendEscaped(_ bytes: UnsafeRawBufferPointer) {
+    /// escape the quoted value) as `\x22` and `\x5C`; past `limit` bytes as
+    /// written, cut, ending in `...`.
+    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, limit: Int = .max, to buffer: inout ByteBuffer) {
+        // Escaping makes a byte at most four: short values need no counting.
+        if bytes.count > limit / 4 {
+            var written = 0
+            for byte in bytes { written += byte == 0x22 || byte == 0x5C ? 4 : 1 }
+            if written > limit {
+                var kept = 0, end = 0
+                while end < bytes.count {
+                    let width = bytes[end] == 0x22 || bytes[end] == 0x5C ? 4 : 1
+                    if kept + width > limit - 3 { break }
+                    kept += width
+                    end += 1
+                }
+                appendEscaped(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), to: &buffer)
+                buffer.append("...")
+                return
+            }
+        }
         var run = 0, i = 0
         let n = bytes.count
         while i < n {
@@ -296,5 +344,22 @@ struct AccessLogWriter {
             i += 1
         }
         buffer.append(UnsafeRawBufferPointer(rebasing: bytes[run..<n]))
+    }
+
+    /// ` route=PATH mode=MODE` for a route, made when its generation is
+    /// built. A path with a byte a logfmt reader would split on (space,
+    /// `=`, `"`, `\`, a control byte) is quoted and escaped like a target.
+    static func routeFields(path: String, mode: String) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.append(" route=")
+        let bare = path.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F && $0 != 0x22 && $0 != 0x3D && $0 != 0x5C }
+        if !bare { buffer.append(UInt8(ascii: "\"")) }
+        Array(path.utf8).withUnsafeBytes { appendEscaped($0, limit: maxRouteBytes, to: &buffer) }
+        if !bare { buffer.append(UInt8(ascii: "\"")) }
+        buffer.append(" mode=")
+        buffer.append(mode)
+        let fields = Array(buffer.readable)
+        buffer.release()
+        return fields
     }
 }

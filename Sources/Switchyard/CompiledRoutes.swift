@@ -40,12 +40,15 @@ final class CompiledRoutes: @unchecked Sendable {
         let compressionMinBytes: Int
         /// `timeout_ms` for an answer that leaves the loop; 0: none.
         let timeoutMs: UInt64
+        /// ` route=… mode=…`, as its access-log lines end.
+        let accessLogFields: [UInt8]
 
         init(index: Int, spec: RouteSpec, action: Action, parameterNames: [String], compress: Bool, compressionMinBytes: Int) {
             self.index = index; self.spec = spec; self.action = action
             self.parameterNames = parameterNames; self.compress = compress
             self.compressionMinBytes = compressionMinBytes
             self.timeoutMs = UInt64(spec.timeoutMs ?? 0)
+            self.accessLogFields = AccessLogWriter.routeFields(path: spec.path, mode: spec.effectiveMode.rawValue)
         }
     }
 

@@ -71,6 +71,7 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
     var deflater: Deflater
     var date = DateCache()
     var accessLog = AccessLogWriter()
+    private var lastDroppedLogReport: UInt64 = 0
 
     /// Hand-offs gathered this turn, submitted once at its end.
     var threadJobs: [(pool: ThreadPool, jobs: [any PoolJob])] = []
@@ -287,6 +288,15 @@ final class HTTPLoop: EventLoopHandler, @unchecked Sendable {
         shared.watchdog?.tick(now: loop.now, loops: shared.loops)
         trimScratch()
         if accessLog.isOn { accessLog.flush() }
+        // Told once the log has room again: on a shared stderr, sooner would be lost too.
+        if accessLog.droppedLines > 0, accessLog.caughtUp { reportDroppedLogLines() }
+    }
+
+    private func reportDroppedLogLines() {
+        guard lastDroppedLogReport == 0 || loop.now - lastDroppedLogReport >= 10_000 else { return }   // at most one line per 10 s
+        logger.warning("access log: \(Plural.count(accessLog.droppedLines, "line")) dropped: its file or pipe would not take them (a full disk, a reader that stopped reading)")
+        accessLog.droppedLines = 0
+        lastDroppedLogReport = loop.now
     }
 
     // MARK: Accept

@@ -31,14 +31,18 @@ final class ChildProcess {
         }
     }
 
+    /// `stderrFD`, when given, is the child's stderr instead of `stderrPath`
+    /// (a pipe's write end, say).
     init(_ path: String, _ arguments: [String], environment: [String: String],
-         stdoutPath: String, stderrPath: String, stdinPath: String = "/dev/null") throws {
+         stdoutPath: String, stderrPath: String, stdinPath: String = "/dev/null", stderrFD: Int32? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        if stderrPath == stdoutPath {
+        if let stderrFD {
+            posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
+        } else if stderrPath == stdoutPath {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         } else {
             posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
