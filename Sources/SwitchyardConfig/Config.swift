@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwitchyardRouting
 
 /// A validated configuration: every default applied, every route resolved to
@@ -67,10 +70,34 @@ public struct AccessLogSettings: Sendable, Hashable {
     public var destination = Destination.off
     /// Log one request in this many (1: every request).
     public var sample = 1
+    /// Where the destination is written in the config, for messages about
+    /// it; not part of what the settings are (== and the hash leave it out).
+    public var location: SourceLocation?
     public init() {}
     public init(destination: Destination, sample: Int = 1) {
         self.destination = destination
         self.sample = sample
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { a.destination == b.destination && a.sample == b.sample }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(destination)
+        hasher.combine(sample)
+    }
+
+    /// Why the file could not be opened for appending by this process, as
+    /// `check` can tell without creating it; nil when it could (or is no file).
+    public var fileProblem: String? {
+        guard case .file(let path) = destination else { return nil }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            if (info.st_mode & S_IFMT) == S_IFDIR { return "Is a directory" }
+            return access(path, W_OK) == 0 ? nil : String(cString: strerror(errno))
+        }
+        guard errno == ENOENT else { return String(cString: strerror(errno)) }
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return access(directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory, W_OK | X_OK) == 0
+            ? nil : String(cString: strerror(errno))
     }
 }
 

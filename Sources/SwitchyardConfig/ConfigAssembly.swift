@@ -34,7 +34,10 @@ struct ConfigAssembly {
         log.register(file: name)
         read.files.append((name, text))
         guard let root = YAMLDocument.parse(text, file: name, log: log) else { return nil }
-        let main = makeDecoder(for: name)
+        var main = makeDecoder(for: name)
+        if case .mapping(let mapping) = root, case .scalar(let value)? = mapping["access_log"], !value.string.isEmpty {
+            main.placement.accessLogIsScalar = true
+        }
         var config = Config(
             source: name, listen: ConfigDefaults.listen, eventLoops: ConfigDefaults.eventLoops,
             limits: Limits(), control: nil, compression: CompressionSettings(),

@@ -12,6 +12,7 @@ extension YAMLNodeDecoder {
     /// `{ to: stderr | PATH, sample: N }`. A relative path is taken from
     /// `baseDirectory` (the config file's), as include patterns are.
     func accessLog(_ node: Node, baseDirectory: String?) -> AccessLogSettings {
+        var destinationLocation: SourceLocation?
         func destination(_ node: Node, _ what: String) -> AccessLogSettings.Destination? {
             if case .scalar(let scalar) = node, case .bool(false) = YAMLScalar(scalar) { return .off }
             guard let text = string(node, what) else { return nil }
@@ -20,6 +21,7 @@ extension YAMLNodeDecoder {
                 error(node, "\(what) '\(text)' is not a destination; use stderr (journald keeps it under systemd) or a file path")
                 return nil
             }
+            destinationLocation = location(node)
             guard let directory = baseDirectory, !directory.isEmpty, !text.hasPrefix("/") else { return .file(text) }
             return .file(directory.hasSuffix("/") ? directory + text : directory + "/" + text)
         }
@@ -32,9 +34,12 @@ extension YAMLNodeDecoder {
                 default: settings.sample = int(entry.value, "access_log.sample", range: 1...1_000_000) ?? settings.sample
                 }
             }
+            settings.location = destinationLocation
             return settings
         }
-        return AccessLogSettings(destination: destination(node, "access_log") ?? .off)
+        var settings = AccessLogSettings(destination: destination(node, "access_log") ?? .off)
+        settings.location = destinationLocation
+        return settings
     }
 
     /// `log_level:` — trace, debug, info, notice, warning, error or critical.

@@ -25,8 +25,11 @@ struct KeyPlacement {
         case options
     }
 
-    /// Every option any handler takes.
+    /// Every option any handler takes (in a route: its handler's).
     var optionNames: Set<String> = []
+    /// Whether `access_log:` is written as one value (`stderr`, a path), so
+    /// a `sample:` cannot simply be indented under it.
+    var accessLogIsScalar = false
 
     static let limitKeys = [
         "max_header_bytes", "max_body_bytes", "max_target_bytes", "header_timeout_ms", "idle_timeout_ms",
@@ -71,6 +74,9 @@ struct KeyPlacement {
             return "; \(quoted) belongs under the top-level `compression:`\(scope)"
         }
         if key == "sample", place != .accessLog {
+            if place == .topLevel, accessLogIsScalar {
+                return "; to sample the access log, write both in one mapping: access_log: { to: …, sample: N }"
+            }
             if place == .topLevel { return "; did you mean to indent it under `access_log:`?" }
             return "; \(quoted) belongs under the top-level `access_log:`"
         }

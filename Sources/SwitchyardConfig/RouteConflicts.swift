@@ -48,7 +48,10 @@ enum RouteConflicts {
         let common = overlap(methods, other.methods)
         var why = "both answer \(MethodSetNames.list(common)) on the same path"
         var notes: [String] = []
-        if path != other.path { notes.append("parameter names do not count") }
+        if path != other.path {
+            // Paths differ in spelling only: by a parameter's name or by %-escapes.
+            notes.append(path.contains("{") ? "parameter names do not count" : "%-escapes are decoded before matching")
+        }
         if methods.intersection(other.methods).isEmpty { notes.append("a GET route answers HEAD too") }
         if !notes.isEmpty { why += " (" + notes.joined(separator: "; ") + ")" }
         let them = path == other.path ? "the one" : other.path

@@ -55,12 +55,19 @@ struct RouteDecoder {
             label = "route \(path.string)"
         }
         let errorsBefore = d.log.errorCount
+        // An option key written beside `options:` is hinted there only if
+        // this route's handler takes it (any handler's, when it names none we know).
+        var placement = d.placement
+        if case .mapping(let mapping) = node, case .scalar(let handler)? = mapping["handler"],
+           let entry = catalog.entries[handler.string] {
+            placement.optionNames = Set(entry.options.keys)
+        }
         guard let mapping = d.mapping(node, label, keys: Self.keys, unknownKey: { key, keyNode in
             if key == "default_mode" {
                 d.error(keyNode, "default_mode is a top-level key; a route declares its own mode with mode:")
             } else {
                 d.error(keyNode, "unknown key '\(key)' in \(label); expected one of: "
-                        + Self.keys.joined(separator: ", ") + d.placement.hint(for: key, in: .route, keys: Self.keys))
+                        + Self.keys.joined(separator: ", ") + placement.hint(for: key, in: .route, keys: Self.keys))
             }
         }) else { return nil }
         var draft = RouteDraft(location: d.location(node))

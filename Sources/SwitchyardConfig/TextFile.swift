@@ -28,6 +28,8 @@ enum TextFile {
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
         }
+        // A byte-order mark (editors on Windows write one) is not content.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             let offset = firstInvalidUTF8(bytes)
             let line = bytes[..<offset].count { $0 == 0x0A } + 1

@@ -63,7 +63,7 @@ enum YAMLDocument {
     /// quoted or complex keys).
     static func repeatedKey(_ key: String, mappingLine: Int, column: Int, in text: String) -> (Int, Int)? {
         guard !key.isEmpty else { return nil }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = Self.lines(of: text)
         func startsWithKey(_ rest: Substring) -> Bool {
             rest.hasPrefix(key) && rest.dropFirst(key.count).drop(while: { $0 == " " }).hasPrefix(":")
         }
@@ -105,7 +105,7 @@ enum YAMLDocument {
     /// list's column without `- `. Names the lines and columns involved.
     static func indentationHint(problem: String, line number: Int, column: Int,
                                 context: (text: String, line: Int, column: Int)?, text: String) -> String {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = Self.lines(of: text)
         guard number >= 1, number <= lines.count else { return "" }
         let here = lines[number - 1]
         let start = indentation(here) + 1
@@ -203,9 +203,15 @@ enum YAMLDocument {
         return (String(key), column)
     }
 
+    /// The lines of `text`, ended by LF, CRLF or a lone CR, as libyaml
+    /// counts them (a file saved with CRLF is one grapheme per line end).
+    static func lines(of text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+    }
+
     /// Line `number` (1-based) of `text`, or nothing.
     static func line(_ number: Int, of text: String) -> Substring {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = Self.lines(of: text)
         return number >= 1 && number <= lines.count ? lines[number - 1] : ""
     }
 
@@ -215,7 +221,7 @@ enum YAMLDocument {
         var line = 1, column = 1, seen = 0
         for character in text {
             if seen == offset { break }
-            if character == "\n" || character == "\r\n" {
+            if character == "\n" || character == "\r\n" || character == "\r" {
                 line += 1; column = 1
             } else {
                 column += character.unicodeScalars.count

@@ -112,9 +112,16 @@ struct Check: ParsableCommand {
     func run() throws {
         switch options.load() {
         case .success(let config):
-            for warning in config.warnings { printError(warning.description) }
+            var warnings = config.warnings
+            if let problem = config.accessLog.fileProblem, case .file(let path) = config.accessLog.destination {
+                // A warning, not an error: the daemon may run as another user
+                // (systemd's LogsDirectory= makes its directory at start).
+                warnings.append(Diagnostic(.warning, config.accessLog.location ?? SourceLocation(file: "\(config.source)", line: 1, column: 1),
+                                           "access_log \(path) cannot be opened for appending by this user: \(problem); serve refuses to start with a log it cannot open"))
+            }
+            for warning in warnings { printError(warning.description) }
             print("\(config.source): ok (\(Plural.count(config.routes.count, "route")), "
-                  + "\(Plural.count(config.warnings.count, "warning")))")
+                  + "\(Plural.count(warnings.count, "warning")))")
         case .failure(let error):
             printError(error.description)
             printError("\(options.source): invalid (\(error.counts))")

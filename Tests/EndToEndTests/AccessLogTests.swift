@@ -356,6 +356,28 @@ struct AccessLogTests {
         } == 0
     }
 
+    /// Guards the route field for logfmt readers: a route path holding `=`
+    /// or `"` is quoted (and `"` escaped as in a target); a plain one is bare.
+    @Test("a route path a logfmt reader would split is quoted", .timeLimit(.minutes(1)))
+    func quotedRoute() throws {
+        let logs = try LogDir()
+        let logPath = logs.path("access.log")
+        let daemon = try Daemon(Self.config(logPath, routes: [
+            #"{ path: "/k=v", handler: builtin.text, mode: sync }"#,
+            #"{ path: '/q"x', handler: builtin.text, mode: sync }"#,
+            #"{ path: /plain, handler: builtin.text, mode: sync }"#,
+        ]))
+        defer { daemon.stop() }
+        let connect = { try daemon.connect() }
+        let sent = [try Self.ask(connect, Self.get("/k=v")), try Self.ask(connect, Self.get("/q\"x")), try Self.ask(connect, Self.get("/plain"))]
+        let lines = Self.waitForLines(logPath, count: 3)
+        #expect(lines.count == 3)
+        for (i, (target, route)) in [("/k=v", #""/k=v""#), (#"/q\x22x"#, #""/q\x22x""#), ("/plain", "/plain")].enumerated()
+        where i < lines.count {
+            Self.expect(lines[i], sent[i], method: "GET", target: target, status: 200, route: route, mode: "sync")
+        }
+    }
+
     /// Guards a unix-socket listener's clients: `client=unix`.
     @Test("a unix-socket client is client=unix", .timeLimit(.minutes(1)))
     func unixClient() throws {
@@ -700,23 +722,32 @@ struct AccessLogTests {
     // MARK: - A file that cannot be opened
 
     /// Guards start-up: a log in a directory that does not exist (and a path
-    /// that is a directory) stops `serve` with the reason, exit non-zero.
-    @Test("serve refuses a log file it cannot open", arguments: ["missing-dir/access.log", "a-directory"])
+    /// that is a directory) stops `serve` with the reason at the key, exit
+    /// non-zero; `check` warns about it there (a warning: the daemon may run
+    /// as another user, for whom systemd makes the directory).
+    @Test("serve refuses a log file it cannot open; check warns", arguments: ["missing-dir/access.log", "a-directory"])
     func serveCannotOpen(_ name: String) throws {
         let dir = try E2E.makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("a-directory"), withIntermediateDirectories: true)
         let logPath = dir.appendingPathComponent(name).path
         let configPath = dir.appendingPathComponent("switchyard.yaml").path
-        try Self.config(logPath).yaml(controlPath: dir.appendingPathComponent("control.sock").path)
-            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let yaml = Self.config(logPath).yaml(controlPath: dir.appendingPathComponent("control.sock").path)
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let at = "\(configPath):\((yaml.split(separator: "\n").firstIndex { $0.hasPrefix("access_log:") } ?? -2) + 1):13"
         let result = try runProcess(E2E.binaryPath, ["serve", "--config", configPath], timeout: 20,
                                     environment: E2E.childEnvironment(["RUNTIME_DIRECTORY": dir.path]))
         #expect(!result.timedOut, "serve kept running with an access_log it cannot open; output:\n\(result.output)")
         #expect(result.status != 0, "\(result.output)")
         let reason = name == "a-directory" ? "Is a directory" : "No such file or directory"
-        #expect(result.stderrString.contains("cannot open access_log \(logPath): \(reason)"), "stderr:\n\(result.stderrString)")
+        #expect(result.stderrString.contains("\(at): cannot open access_log \(logPath): \(reason)"), "stderr:\n\(result.stderrString)")
         #expect(!result.output.contains("listening on"), "\(result.output)")
+
+        let check = try runProcess(E2E.binaryPath, ["check", "--config", configPath], timeout: 20)
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.stderrString.contains("\(at): warning: access_log \(logPath) cannot be opened for appending by this user: \(reason)"),
+                "\(check.output)")
+        #expect(check.output.contains(" routes, 1 warning)"), "\(check.output)")
     }
 
     /// Guards a reload to a log that cannot be opened: `switchyard reload`
@@ -737,11 +768,15 @@ struct AccessLogTests {
         var routes = Self.routes
         routes[0] = #"{ path: /hello, handler: builtin.text, mode: sync, options: { body: "changed\n" } }"#
         let badPath = logs.path("no-such-dir/access.log")
-        try Lifecycle.writeByRename(Self.config(badPath, routes: routes).yaml(controlPath: control), to: daemon.configPath)
+        let badYAML = Self.config(badPath, routes: routes).yaml(controlPath: control)
+        try Lifecycle.writeByRename(badYAML, to: daemon.configPath)
         let failed = try Lifecycle.reload(control: control)
         #expect(failed.status == 1, "\(failed.summary)")
-        #expect(failed.result.stderrString.contains("cannot open access_log \(badPath): No such file or directory"), "\(failed.summary)")
-        #expect(daemon.log.contains("reload failed; generation 1 keeps serving: cannot open access_log \(badPath)"), "log:\n\(daemon.log)")
+        // The reason points at the key, as every config error does.
+        let keyLine = (badYAML.split(separator: "\n").firstIndex { $0.hasPrefix("access_log:") } ?? -2) + 1
+        let reason = "\(daemon.configPath):\(keyLine):13: cannot open access_log \(badPath): No such file or directory"
+        #expect(failed.result.stderrString.contains(reason), "\(failed.summary)")
+        #expect(daemon.log.contains("reload failed; generation 1 keeps serving: \(reason)"), "log:\n\(daemon.log)")
 
         let after = try Self.ask(connect, Self.get("/hello?after"))
         #expect(after.body == "hello\n", "the old config must keep serving")

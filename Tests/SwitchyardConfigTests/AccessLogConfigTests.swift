@@ -108,7 +108,7 @@ struct AccessLogConfigTests {
         Mistake(name: "misspelt key inside gets a suggestion", yaml: "access_log: { to: stderr, sampel: 4 }",
                 expected: "t.yaml:2:27: error: unknown key 'sampel' in access_log; expected one of: to, sample; did you mean 'sample'?"),
         Mistake(name: "sample at the top level", yaml: "access_log: stderr\nsample: 4",
-                expected: "t.yaml:3:1: error: unknown key 'sample' in top level; expected one of: \(topKeys); did you mean to indent it under `access_log:`?"),
+                expected: "t.yaml:3:1: error: unknown key 'sample' in top level; expected one of: \(topKeys); to sample the access log, write both in one mapping: access_log: { to: …, sample: N }"),
         Mistake(name: "access_log a list", yaml: "access_log: [stderr]",
                 expected: "t.yaml:2:13: error: access_log must be a string; got a list"),
         Mistake(name: "access_log: true", yaml: "access_log: true",

@@ -252,6 +252,28 @@ struct ConfigErrorTests {
         #expect(errors == [errorCase.expected])
     }
 
+    /// Files saved on Windows end their lines with CRLF (one Character in
+    /// Swift): the same mistakes get the same positions and hints.
+    @Test("a CRLF file gives the same diagnostic as an LF one", arguments: cases + OperatorMessageTests.yamlStructure)
+    func crlfDiagnostic(_ errorCase: ErrorCase) {
+        let crlf = errorCase.yaml.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(TestCatalog.errors(crlf) == [errorCase.expected])
+    }
+
+    @Test("a byte-order mark at the start of a file is not content")
+    func byteOrderMark() throws {
+        let dir = try TemporaryDirectory()
+        let good = try dir.write("good.yaml", "\u{FEFF}routes: [{ path: /a, handler: builtin.echo, mode: sync }]\n")
+        #expect(try TestCatalog.loader().load(file: good).routes.count == 1)
+        let bad = try dir.write("bad.yaml", "\u{FEFF}listn: 1\n")
+        do {
+            _ = try TestCatalog.loader().load(file: bad)
+            Issue.record("loaded a config with an unknown key")
+        } catch {
+            #expect(error.diagnostics.first?.description.hasPrefix("\(bad):1:1: error: unknown key 'listn'") == true, "\(error)")
+        }
+    }
+
     @Test("every error is reported, in file order, not just the first")
     func collectsAllErrors() {
         let errors = TestCatalog.errors("""

@@ -222,6 +222,18 @@ struct OperatorMessageTests {
                   expected: ""),  // see includedFileRouteKey
         ErrorCase(name: "a spelling mistake still gets its suggestion", yaml: "limits: { max_bdy_bytes: 5 }",
                   expected: "t.yaml:1:11: error: unknown key 'max_bdy_bytes' in limits; expected one of: max_header_bytes, max_body_bytes, max_target_bytes, header_timeout_ms, idle_timeout_ms, max_connections, shutdown_timeout_ms, min_data_rate_bytes_per_s, max_buffered_bytes; did you mean 'max_body_bytes'?"),
+        ErrorCase(name: "an option the route's handler lacks is not sent under options:", yaml: """
+            routes:
+              - { path: /a, handler: builtin.text, mode: sync, ms: 5 }
+            """, expected: "t.yaml:2:52: error: unknown key 'ms' in route /a; expected one of: \(routeKeys)"),
+        ErrorCase(name: "an option of the route's own handler is", yaml: """
+            routes:
+              - { path: /a, handler: builtin.delay, mode: async, ms: 5 }
+            """, expected: "t.yaml:2:54: error: unknown key 'ms' in route /a; expected one of: \(routeKeys); 'ms' is a handler option: did you mean to indent it under `options:`?"),
+        ErrorCase(name: "sample beside access_log: stderr", yaml: """
+            access_log: stderr
+            sample: 10
+            """, expected: "t.yaml:2:1: error: unknown key 'sample' in top level; expected one of: \(topKeys); to sample the access log, write both in one mapping: access_log: { to: …, sample: N }"),
         ErrorCase(name: "another handler's option is not sent elsewhere", yaml: """
             routes:
               - { path: /a, handler: builtin.text, mode: sync, options: { ms: 5 } }
