@@ -7,8 +7,8 @@ import Glibc
 /// Data bytes are moved down over the framing inside the same buffer, so a
 /// body that arrived whole is decoded without a copy elsewhere. The decoder
 /// keeps its state between calls; the connection stores it while it waits
-/// for more bytes. Chunk extensions are checked against RFC 9112's grammar
-/// and dropped; trailer fields are accepted and dropped.
+/// for more bytes. Chunk extensions and trailer fields are checked against
+/// RFC 9112's grammar, as strictly as header fields, and dropped.
 public struct ChunkedDecoder: Sendable {
     public enum Progress: Sendable, Equatable {
         case needMore
@@ -43,7 +43,8 @@ public struct ChunkedDecoder: Sendable {
         case extAfterValue
         case sizeLF
         case data, dataCR, dataLF
-        case trailerLineStart, trailerLine, trailerLF, finalLF
+        // trailer-section = *( field-line CRLF ), field-line = field-name ":" OWS field-value OWS
+        case trailerLineStart, trailerName, trailerValue, trailerLF, finalLF
         case done
     }
 
@@ -202,12 +203,27 @@ public struct ChunkedDecoder: Sendable {
             case .trailerLineStart:
                 if c == 0x0D { state = .finalLF; i += 1; continue }
                 if c == 0x0A { return .invalid(.badRequest(.bareLF)) }
-                state = .trailerLine
-            case .trailerLine:
+                if c == 0x20 || c == 0x09 { return .invalid(.badRequest(.obsoleteLineFolding)) }
+                if !Self.isToken(c) { return .invalid(.badRequest(.invalidHeaderName)) }
+                state = .trailerName
+            case .trailerName:
                 trailerBytes += 1
                 if trailerBytes > Self.maxTrailerBytes { return .invalid(.headerTooLarge) }
-                if c == 0x0D { state = .trailerLF }
-                else if c == 0x0A { return .invalid(.badRequest(.bareLF)) }
+                if c == 0x3A {
+                    state = .trailerValue
+                } else if !Self.isToken(c) {
+                    return .invalid(.badRequest(c == 0x20 || c == 0x09 ? .whitespaceBeforeColon
+                                                : c == 0x0A ? .bareLF : .invalidHeaderName))
+                }
+                i += 1
+            case .trailerValue:
+                trailerBytes += 1
+                if trailerBytes > Self.maxTrailerBytes { return .invalid(.headerTooLarge) }
+                if c == 0x0D {
+                    state = .trailerLF
+                } else if CharacterClass.table[Int(c)] & CharacterClass.fieldValue == 0 {
+                    return .invalid(.badRequest(c == 0x0A ? .bareLF : .invalidHeaderValue))
+                }
                 i += 1
             case .trailerLF:
                 if c != 0x0A { return .invalid(.badRequest(.bareCR)) }

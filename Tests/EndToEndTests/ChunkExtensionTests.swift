@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Chunk extensions over the wire, by RFC 9112 §7.1.1:
+/// Chunk extensions (and trailer fields) over the wire, by RFC 9112 §7.1.1:
 ///
 ///     chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
 ///
@@ -125,6 +125,11 @@ struct ChunkExtensionTests {
         Refused(name: "a bad extension on a later chunk", wire: "5;a=b\r\nhello\r\n1;c d\r\nx\r\n0\r\n\r\n",
                 reason: badExtension),
         Refused(name: "a bad extension on the last chunk", wire: "5\r\nhello\r\n0;=\r\n\r\n", reason: badExtension),
+        // Trailer fields are field lines (RFC 9112 §7.1.2), held to the header parser's rules.
+        Refused(name: "a trailer without a colon", wire: "5\r\nhello\r\n0\r\nnocolon\r\n\r\n", reason: "invalid header name"),
+        Refused(name: "a folded trailer", wire: "5\r\nhello\r\n0\r\nX: 1\r\n more\r\n\r\n", reason: "obsolete line folding"),
+        Refused(name: "NUL in a trailer", wire: "5\r\nhello\r\n0\r\nX: a\u{0}b\r\n\r\n", reason: "invalid header value"),
+        Refused(name: "space before a trailer's colon", wire: "5\r\nhello\r\n0\r\nX : 1\r\n\r\n", reason: "whitespace before colon"),
     ]
 
     /// Sends `head + wire + smuggled` (in two writes when `splitAt`, an offset
