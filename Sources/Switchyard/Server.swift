@@ -150,10 +150,11 @@ public final class Server {
         control = controlSocket
         updateWatcher(for: config)
 
+        // Serving before it says so: a client that acts on "listening on" finds /readyz ready.
+        shared.setPhase(.serving)
         for listener in generation.listeners { logger.info("listening on \(listener.boundDescription)") }
         logger.info("serving \(Plural.count(config.routes.count, "route")) on \(Plural.count(config.eventLoops, "event loop")); control socket \(controlPath)")
         if let watchdog { logger.info("watchdog: pinging every \(watchdog.intervalMilliseconds) ms while every loop turns") }
-        shared.setPhase(.serving)
         publishStatus()
         notifier.ready(status: statusLine)
         shared.watchdog?.start()

@@ -313,14 +313,17 @@ extension ExecutionModeTests {
             let ours = [daemon.pid] + workers.map(\.pid)
             func workerCPU() -> [Double] { workers.map { ModeProc.stat($0.pid)?.cpuSeconds ?? 0 } }
 
-            let (rounds, _) = try daemon.calibrateCPU(path: "/p/cpu", target: 0.5)
-            let body = try daemon.get("/p/cpu?rounds=\(rounds)", timeout: 30).bodyString
+            // Calibrated on quiet cores: under another suite's load the job would come out too short.
+            ModeProc.waitForQuiet(excluding: ours, limit: 30)
+            var (rounds, _) = try daemon.calibrateCPU(path: "/p/cpu", target: 0.5)
+            var body = try daemon.get("/p/cpu?rounds=\(rounds)", timeout: 30).bodyString
             #expect(body.count == 16, "cpu answer: \(body)")
+            var recalibrations = 0
 
             var quietRatios: [Double] = [], allRatios: [Double] = [], loads: [String] = []
             var probeResults: [ModeWave.Item] = []
             let quietDeadline = now() + 90
-            for round in 0..<6 {
+            for _ in 0..<8 {   // six measured rounds, two more if the job needs recalibrating
                 // Other suites run alongside this one: wait for them to leave the cores.
                 ModeProc.waitForQuiet(excluding: ours, limit: max(0, quietDeadline - now()))
                 // One job alone: its wall time and its CPU cost.
@@ -328,13 +331,20 @@ extension ExecutionModeTests {
                 let (single, load1) = try ModeProc.foreignLoad(excluding: ours) { try daemon.timedGet("/p/cpu?rounds=\(rounds)", timeout: 30) }
                 let jobCPU = zip(workerCPU(), before1).map { $0 - $1 }.reduce(0, +)
                 #expect(single.response.status == 200 && single.response.bodyString == body, "\(single.response.shown)")
-                #expect(single.seconds >= 0.2, "one job of \(rounds) rounds took only \(ms(single.seconds)); calibration failed")
+                if single.seconds < 0.2, recalibrations < 2 {
+                    // Calibrated while something else slowed the job: scale it to ~0.5 s now and measure again.
+                    recalibrations += 1
+                    rounds = Int(Double(rounds) * 0.5 / max(single.seconds, 0.01))
+                    body = try daemon.get("/p/cpu?rounds=\(rounds)", timeout: 30).bodyString
+                    continue
+                }
+                #expect(single.seconds >= 0.2, "one job of \(rounds) rounds took only \(ms(single.seconds)), even after \(recalibrations) recalibrations")
 
                 // Two at once (and /livez probed meanwhile in the first round).
                 let before2 = workerCPU()
                 let wave = ModeWave(port: daemon.port)
                 let jobs = (0..<2).map { _ in wave.add(ExecutionModeTests.get("/p/cpu?rounds=\(rounds)")) }
-                let probes = round > 0 ? [] : stride(from: 0.05, to: single.seconds * 0.9, by: 0.05).map { wave.add(ExecutionModeTests.livez, after: $0) }
+                let probes = !probeResults.isEmpty ? [] : stride(from: 0.05, to: single.seconds * 0.9, by: 0.05).map { wave.add(ExecutionModeTests.livez, after: $0) }
                 let (_, load2) = ModeProc.foreignLoad(excluding: ours) { wave.run(timeout: 30) }
                 let burned = zip(workerCPU(), before2).map { $0 - $1 }
                 for i in jobs {
