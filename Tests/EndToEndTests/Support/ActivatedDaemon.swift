@@ -34,34 +34,14 @@ final class ActivatedDaemon {
         guard bound else { throw E2EError("bind/listen on 127.0.0.1:0: \(String(cString: strerror(errno)))") }
         port = Int(UInt16(bigEndian: addr.sin_port))
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_adddup2(&actions, listener, 3)   // dup2 clears close-on-exec on fd 3 only
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attr, &mask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in Int32(1)...31 where sig != SIGKILL && sig != SIGSTOP { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         let shell = ["/bin/sh", "-c", #"LISTEN_PID=$$ exec "$@""#, "sh"] + command
         let env = E2E.childEnvironment(environment.merging(["LISTEN_FDS": "1", "LISTEN_FDNAMES": "http"]) { $1 })
-        let argv: [UnsafeMutablePointer<CChar>?] = shell.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in argv { free(p) }; for p in envp { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
-        guard rc == 0 else { throw E2EError("posix_spawn /bin/sh: \(String(cString: strerror(rc)))") }
-        self.pid = pid
+        pid = try ChildProcess.spawn(shell, environment: env) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            posix_spawn_file_actions_adddup2(&actions, listener, 3)   // dup2 clears close-on-exec on fd 3 only
+        }
 
         let deadline = now() + startTimeout
         while listeners.isEmpty {

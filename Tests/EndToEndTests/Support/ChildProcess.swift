@@ -35,18 +35,27 @@ final class ChildProcess {
     /// (a pipe's write end, say).
     init(_ path: String, _ arguments: [String], environment: [String: String],
          stdoutPath: String, stderrPath: String, stdinPath: String = "/dev/null", stderrFD: Int32? = nil) throws {
+        pid = try Self.spawn([path] + arguments, environment: environment) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            if let stderrFD {
+                posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
+            } else if stderrPath == stdoutPath {
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            }
+        }
+    }
+
+    /// Starts `argv` with an empty signal mask and default dispositions,
+    /// its descriptors set up by `files`; returns its pid.
+    static func spawn(_ argv: [String], environment: [String: String],
+                      files: (inout posix_spawn_file_actions_t) -> Void) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        if let stderrFD {
-            posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
-        } else if stderrPath == stdoutPath {
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        }
+        files(&actions)
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
@@ -60,14 +69,14 @@ final class ChildProcess {
         posix_spawnattr_setsigdefault(&attr, &defaults)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in argv { free(p) }; for p in envp { free(p) } }
+        let cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        let cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in cArgv { free(p) }; for p in cEnv { free(p) } }
 
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
-        guard rc == 0 else { throw E2EError("posix_spawn \(path): \(String(cString: strerror(rc)))") }
-        self.pid = pid
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgv, cEnv)
+        guard rc == 0 else { throw E2EError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
+        return pid
     }
 
     deinit {

@@ -143,33 +143,12 @@ extension Lifecycle {
 
         init(_ argv: [String], environment: [String: String], logPath: String, passing fds: [(ours: Int32, theirs: Int32)] = []) throws {
             _ = E2E.processSetup
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-            for pass in fds { posix_spawn_file_actions_adddup2(&actions, pass.ours, pass.theirs) }
-
-            var attr = posix_spawnattr_t()
-            posix_spawnattr_init(&attr)
-            defer { posix_spawnattr_destroy(&attr) }
-            var mask = sigset_t()
-            sigemptyset(&mask)
-            posix_spawnattr_setsigmask(&attr, &mask)
-            var defaults = sigset_t()
-            sigemptyset(&defaults)
-            for sig in Int32(1)...31 where sig != SIGKILL && sig != SIGSTOP { sigaddset(&defaults, sig) }
-            posix_spawnattr_setsigdefault(&attr, &defaults)
-            posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-            let cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-            let cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            defer { for p in cArgv { free(p) }; for p in cEnv { free(p) } }
-            var pid: pid_t = 0
-            let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgv, cEnv)
-            guard rc == 0 else { throw E2EError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
-            self.pid = pid
+            pid = try ChildProcess.spawn(argv, environment: environment) { actions in
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
+                for pass in fds { posix_spawn_file_actions_adddup2(&actions, pass.ours, pass.theirs) }
+            }
         }
 
         deinit {
