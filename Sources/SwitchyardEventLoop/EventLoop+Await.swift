@@ -45,11 +45,14 @@ struct WaiterTable {
 /// Each suspends the task without blocking the loop; cancelling the task
 /// ends the wait at once with `CancellationError`.
 extension EventLoop {
-    /// Suspends the calling task for `milliseconds`. Must be called from a
-    /// task running on this loop. Costs one timer-heap entry and one waiter slot.
+    /// Suspends the calling task for at least `milliseconds`. Must be called
+    /// from a task running on this loop. Costs one timer-heap entry and one waiter slot.
     public func sleep(milliseconds: UInt64) async throws {
+        // Counted from a fresh reading rounded up: `now` is the turn's clock
+        // in whole milliseconds, up to one behind, which would end it early.
+        let deadline = (MonotonicClock.nowMicroseconds() + 999) / 1000 + milliseconds
         try await wait { slot, generation in
-            self.scheduleTimer(at: self.now + milliseconds, tag: self.waiterTag(slot, generation))
+            self.scheduleTimer(at: deadline, tag: self.waiterTag(slot, generation))
         }
     }
 

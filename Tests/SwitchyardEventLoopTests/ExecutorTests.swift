@@ -47,6 +47,41 @@ struct ExecutorTests {
         #expect(elapsed >= 100 && elapsed < 2000, "slept \(elapsed) ms for 100")
     }
 
+    /// A sleep is never short: the turn's clock is in whole milliseconds
+    /// and may lag, so a deadline counted from it could end up to 1 ms early
+    /// (an async handler's 50 ms delay was logged at 49.8 ms).
+    @Test func sleepLastsAtLeastItsMilliseconds() throws {
+        let loop = try EventLoop(index: 0, name: "exec-loop")
+        let runner = LoopThread(loop, Recorder())
+        let results = Results()
+        // Other work wakes the loop every ~200 µs, as a busy daemon's does, so
+        // a timer is judged on many turns, not only when its own wait ends.
+        let poking = Flag()
+        let poke: @Sendable () -> Void = { while !poking.isSet { loop.execute {}; usleep(200) } }
+        var poker = pthread_t()
+        pthread_create(&poker, nil, { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().work()
+            return nil
+        }, Unmanaged.passRetained(Box(poke)).toOpaque())
+        Task(executorPreference: loop) {
+            for k in 0..<40 {
+                // Start at varying points within a millisecond and within a turn.
+                if k % 2 == 0 { usleep(UInt32(k * 97 % 1000)) }
+                let start = MonotonicClock.nowMicroseconds()
+                try? await loop.sleep(milliseconds: 3)
+                results.elapsed.withLock { $0.append(MonotonicClock.nowMicroseconds() - start) }
+            }
+            results.finished.add(1, ordering: .relaxed)
+        }
+        Self.waitUntil { results.finished.load(ordering: .relaxed) == 1 }
+        poking.set()
+        pthread_join(poker, nil)
+        runner.stopAndJoin()
+        let elapsed = results.elapsed.withLock { $0 }
+        #expect(elapsed.count == 40)
+        #expect(elapsed.allSatisfy { $0 >= 3000 }, "slept \(elapsed.filter { $0 < 3000 }) µs for 3 ms")
+    }
+
     @Test func aThousandSleepingTasksWaitInParallel() throws {
         let loop = try EventLoop(index: 0, name: "exec-loop")
         let runner = LoopThread(loop, Recorder())
