@@ -18,6 +18,8 @@ public struct JournalLogHandler: LogHandler {
     private let level: SharedLogLevel
     public var metadata: Logger.Metadata = [:]
     private let journal: Bool
+    /// Where lines go: stderr, except in tests.
+    private let fd: Int32
 
     public var logLevel: Logger.Level {
         get { level.value }
@@ -25,8 +27,13 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public init(level: SharedLogLevel, journal: Bool = JournalLogHandler.stderrIsJournal()) {
+        self.init(level: level, journal: journal, fd: 2)
+    }
+
+    init(level: SharedLogLevel, journal: Bool, fd: Int32) {
         self.level = level
         self.journal = journal
+        self.fd = fd
     }
 
     public init(level: Logger.Level, journal: Bool = JournalLogHandler.stderrIsJournal()) {
@@ -42,11 +49,16 @@ public struct JournalLogHandler: LogHandler {
     /// does systemd read the priority prefixes (a child whose stderr was
     /// redirected elsewhere inherits the variable but not the journal).
     public static func stderrIsJournal() -> Bool {
-        guard let value = getenv("JOURNAL_STREAM").map({ String(cString: $0) }) else { return false }
+        isJournal(fd: 2, journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) })
+    }
+
+    /// Whether `journalStream` (`DEVICE:INODE`) names the file `fd` is.
+    static func isJournal(fd: Int32, journalStream: String?) -> Bool {
+        guard let value = journalStream else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
         var status = stat()
-        guard fstat(2, &status) == 0 else { return false }
+        guard fstat(fd, &status) == 0 else { return false }
         return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
     }
 
@@ -63,7 +75,7 @@ public struct JournalLogHandler: LogHandler {
         text.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if n < 0 { if errno == EINTR { continue }; return }
                 offset += n
             }

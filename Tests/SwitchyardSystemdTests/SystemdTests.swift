@@ -7,15 +7,12 @@ import Testing
 
 @Suite("Journal log lines")
 struct JournalLogHandlerTests {
-    /// Runs `body` with stderr redirected to a pipe; returns what was written.
-    static func capture(_ body: () -> Void) -> String {
+    /// Runs `body` with a pipe's write end; returns what was written to it.
+    /// (Not stderr swapped with dup2: other tests write there at the same time.)
+    static func capture(_ body: (Int32) -> Void) -> String {
         var fds: [Int32] = [0, 0]
         _ = pipe(&fds)
-        let saved = dup(2)
-        dup2(fds[1], 2)
-        body()
-        dup2(saved, 2)
-        close(saved)
+        body(fds[1])
         close(fds[1])
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -29,9 +26,9 @@ struct JournalLogHandlerTests {
     }
 
     @Test func journalLinesCarryThePriorityAndNoTimestamp() {
-        var handler = JournalLogHandler(level: .info, journal: true)
-        handler.metadata["generation"] = "3"
-        let text = Self.capture {
+        let text = Self.capture { fd in
+            var handler = JournalLogHandler(level: SharedLogLevel(.info), journal: true, fd: fd)
+            handler.metadata["generation"] = "3"
             handler.log(level: .warning, message: "reload failed:\nline two", metadata: ["route": "/x"],
                         source: "Switchyard", file: #file, function: #function, line: #line)
         }
@@ -39,9 +36,8 @@ struct JournalLogHandlerTests {
     }
 
     @Test func readableLinesCarryTimeAndLevelOnOneLine() {
-        let handler = JournalLogHandler(level: .info, journal: false)
-        let text = Self.capture {
-            handler.log(level: .error, message: "cannot listen", metadata: nil,
+        let text = Self.capture { fd in
+            JournalLogHandler(level: SharedLogLevel(.info), journal: false, fd: fd).log(level: .error, message: "cannot listen", metadata: nil,
                         source: "Switchyard", file: #file, function: #function, line: #line)
         }
         #expect(text.hasSuffix(" error switchyard: cannot listen\n"), "\(text)")
@@ -60,13 +56,14 @@ struct JournalLogHandlerTests {
     }
 
     @Test func theJournalIsRecognisedOnlyWhenItIsStderr() {
+        var fds: [Int32] = [0, 0]
+        _ = pipe(&fds)
+        defer { close(fds[0]); close(fds[1]) }
         var status = stat()
-        fstat(2, &status)
-        setenv("JOURNAL_STREAM", "\(status.st_dev):\(status.st_ino)", 1)
-        #expect(JournalLogHandler.stderrIsJournal())
-        setenv("JOURNAL_STREAM", "\(status.st_dev):\(status.st_ino &+ 1)", 1)
-        #expect(!JournalLogHandler.stderrIsJournal())
-        unsetenv("JOURNAL_STREAM")
-        #expect(!JournalLogHandler.stderrIsJournal())
+        fstat(fds[1], &status)
+        #expect(JournalLogHandler.isJournal(fd: fds[1], journalStream: "\(status.st_dev):\(status.st_ino)"))
+        #expect(!JournalLogHandler.isJournal(fd: fds[1], journalStream: "\(status.st_dev):\(status.st_ino &+ 1)"))
+        #expect(!JournalLogHandler.isJournal(fd: fds[1], journalStream: nil))
+        #expect(!JournalLogHandler.isJournal(fd: fds[1], journalStream: "garbage"))
     }
 }
